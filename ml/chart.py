@@ -1,0 +1,63 @@
+"""The one picture a planner looks at: history, forecast band, the limit and the first overload."""
+
+from __future__ import annotations
+
+import matplotlib
+
+matplotlib.use("Agg")  # headless: containers and CI have no display
+
+import matplotlib.dates as mdates
+import matplotlib.pyplot as plt
+import pandas as pd
+from matplotlib.figure import Figure
+
+from ml.overload import OverloadReport
+
+
+def forecast_figure(history: pd.Series, forecast: pd.DataFrame, report: OverloadReport) -> Figure:
+    """Daily peaks (hourly points would be a solid smear over seven years) with the interval band."""
+    hist_daily = history.resample("D").max()
+    fc = forecast.set_index("timestamp")[["predicted_kw", "lower_kw", "upper_kw"]].resample("D").max()
+
+    fig, ax = plt.subplots(figsize=(12, 5.5), dpi=110)
+    ax.plot(hist_daily.index, hist_daily.to_numpy(), color="#555555", lw=0.8, label="observed daily peak")
+    ax.fill_between(
+        fc.index,
+        fc["lower_kw"],
+        fc["upper_kw"],
+        color="#4C78A8",
+        alpha=0.25,
+        label=f"{report.interval_coverage:.0%} interval (daily peak)",
+    )
+    ax.plot(fc.index, fc["predicted_kw"], color="#4C78A8", lw=1.0, label="forecast daily peak")
+    ax.axhline(report.limit_kw, color="#E45756", lw=1.5, ls="--", label=f"limit {report.limit_kw:g} kW")
+    if report.first_overload_at:
+        first = pd.Timestamp(report.first_overload_at)
+        ax.axvline(first, color="#E45756", lw=1.0)
+        ax.annotate(
+            f"first overload\n{first:%Y-%m-%d %H:%M}",
+            xy=(first, report.limit_kw),
+            xytext=(10, 25),
+            textcoords="offset points",
+            color="#E45756",
+            fontweight="bold",
+            arrowprops={"arrowstyle": "->", "color": "#E45756"},
+        )
+    ax.set_title(_headline(report), loc="left", fontsize=12)
+    ax.set_ylabel("peak load (kW)")
+    ax.xaxis.set_major_locator(mdates.YearLocator())
+    ax.xaxis.set_major_formatter(mdates.DateFormatter("%Y"))
+    ax.grid(alpha=0.3)
+    ax.legend(loc="upper left", fontsize=9, frameon=False)
+    fig.tight_layout()
+    return fig
+
+
+def _headline(report: OverloadReport) -> str:
+    if not report.first_overload_at:
+        return f"No overload of the {report.limit_kw:g} kW limit forecast before {report.horizon_end[:10]}"
+    return (
+        f"First overload {report.first_overload_at[:10]} (interval {str(report.first_overload_earliest)[:10]}"
+        f" to {str(report.first_overload_latest or 'beyond horizon')[:16]}); "
+        f"{report.overload_hours:,} h over {report.limit_kw:g} kW, peak {report.max_predicted_kw:.1f} kW"
+    )

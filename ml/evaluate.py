@@ -1,0 +1,62 @@
+"""Chronological hold-out evaluation, as the seed did it, so the numbers compare."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+from sklearn.base import clone
+from sklearn.metrics import mean_absolute_error, root_mean_squared_error
+
+SPLIT = (0.8, 0.1, 0.1)
+
+
+@dataclass(frozen=True)
+class Split:
+    """Three consecutive, non-overlapping windows of the observed hours."""
+
+    train: pd.Series
+    validation: pd.Series
+    test: pd.Series
+
+
+def chronological_split(series: pd.Series, shares: tuple[float, float, float] = SPLIT) -> Split:
+    """First 80% of observed hours to train, next 10% to validate, last 10% to test."""
+    observed = series.dropna()
+    n_train = int(len(observed) * shares[0])
+    n_val = int(len(observed) * shares[1])
+    return Split(
+        train=observed.iloc[:n_train],
+        validation=observed.iloc[n_train : n_train + n_val],
+        test=observed.iloc[n_train + n_val :],
+    )
+
+
+def score(estimator: object, window: pd.Series) -> dict[str, float]:
+    """RMSE and MAE in kW of a fitted estimator on one window."""
+    predicted = estimator.predict(window.index)  # type: ignore[attr-defined]
+    actual = window.to_numpy(dtype=float)
+    return {
+        "rmse": float(root_mean_squared_error(actual, predicted)),
+        "mae": float(mean_absolute_error(actual, predicted)),
+    }
+
+
+def holdout_scores(estimator: object, series: pd.Series) -> dict[str, float]:
+    """Fit a fresh copy on the training window; score it on validation and test.
+
+    Every model, challenger or champion, is judged by this same protocol on the same windows.
+    """
+    split = chronological_split(series)
+    fitted = clone(estimator).fit(split.train.index, split.train.to_numpy())
+    val, test = score(fitted, split.validation), score(fitted, split.test)
+    return {"val_rmse": val["rmse"], "val_mae": val["mae"], "rmse": test["rmse"], "mae": test["mae"]}
+
+
+def forecast_index(last_observation: pd.Timestamp, years: float) -> pd.DatetimeIndex:
+    """Hourly stamps from the hour after the last observation, ``years`` calendar years long."""
+    start = pd.Timestamp(last_observation) + pd.Timedelta(hours=1)
+    whole_years = int(np.floor(years))
+    end = start + pd.DateOffset(years=whole_years) + pd.Timedelta(days=round((years - whole_years) * 365.25))
+    return pd.date_range(start, end, freq="h", inclusive="left", name="timestamp")

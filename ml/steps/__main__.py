@@ -1,0 +1,121 @@
+"""``python -m ml.steps train|promote|predict``: what each container runs."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from ml.steps import EXIT_BAD_INPUT, EXIT_ERROR, EXIT_REJECTED
+
+app = typer.Typer(add_completion=False, no_args_is_help=True, help=__doc__, pretty_exceptions_enable=False)
+
+Data = Annotated[Path, typer.Option("--data", help="Hourly load CSV with 'timestamp,kw' columns.")]
+TrackingUri = Annotated[
+    str | None, typer.Option("--tracking-uri", envvar="MLFLOW_TRACKING_URI", help="MLflow tracking URI.")
+]
+PipelineRun = Annotated[
+    str | None,
+    typer.Option(
+        "--pipeline-run-id", envvar="GRIDCAST_PIPELINE_RUN_ID", help="Nest this step under that pipeline run."
+    ),
+]
+
+
+def _fail(message: str, code: int) -> None:
+    typer.echo(f"error: {message}", err=True)
+    raise typer.Exit(code)
+
+
+def _run(action, *args, **kwargs):  # type: ignore[no-untyped-def]
+    """Turn the errors we expect into one clear line and an exit code; let real bugs show a traceback."""
+    from ml.steps.predict import NoChampionError
+    from ml.validation import DataValidationError
+
+    try:
+        return action(*args, **kwargs)
+    except DataValidationError as exc:
+        _fail(str(exc), EXIT_BAD_INPUT)
+    except (FileNotFoundError, NoChampionError) as exc:
+        _fail(str(exc), EXIT_ERROR)
+
+
+def _configure(tracking_uri: str | None) -> None:
+    from ml.steps.tracking import configure
+
+    configure(tracking_uri)
+
+
+@app.command("train")
+def train_cmd(
+    data: Data,
+    model_out: Annotated[Path, typer.Option("--model-out", help="Folder for candidate.json and the MLflow model.")],
+    daily_order: int = 4,
+    weekly_order: int = 2,
+    yearly_order: int = 4,
+    coverage: Annotated[float, typer.Option(min=0.5, max=0.99)] = 0.8,
+    tracking_uri: TrackingUri = None,
+    pipeline_run_id: PipelineRun = None,
+) -> None:
+    """Fit, score on a chronological hold-out, refit on all history and register a candidate."""
+    from ml.model import SeasonalTrendForecaster
+    from ml.steps.train import train
+
+    _configure(tracking_uri)
+    estimator = SeasonalTrendForecaster(daily_order, weekly_order, yearly_order, coverage)
+    candidate = _run(train, data, model_out, estimator, pipeline_run_id)
+    typer.echo(f"registered {candidate.model_uri}: test RMSE {candidate.scores['rmse']:.3f} kW")
+
+
+@app.command("promote")
+def promote_cmd(
+    data: Data,
+    candidate: Annotated[Path, typer.Option("--candidate", help="The train step's --model-out folder.")],
+    decision_out: Annotated[Path, typer.Option("--decision-out", help="Folder for decision.json.")],
+    threshold_kw: Annotated[float, typer.Option("--threshold-kw", help="Highest test RMSE accepted.")] = 3.0,
+    rejected_exit_code: Annotated[
+        int, typer.Option(help="Exit code when the gate rejects; 0 for engines that fail a step on any other code.")
+    ] = EXIT_REJECTED,
+    tracking_uri: TrackingUri = None,
+    pipeline_run_id: PipelineRun = None,
+) -> None:
+    """Gate the candidate; move the 'champion' alias only if it passes. Exit 3 when rejected."""
+    from ml.steps.promote import promote
+
+    _configure(tracking_uri)
+    decision = _run(promote, data, candidate, decision_out, threshold_kw, pipeline_run_id)
+    verdict = "promoted to champion" if decision.promoted else "rejected"
+    typer.echo(f"version {decision.candidate_version} {verdict}: {decision.reason}")
+    if not decision.promoted:
+        raise typer.Exit(rejected_exit_code)
+
+
+@app.command("predict")
+def predict_cmd(
+    data: Data,
+    out: Annotated[Path, typer.Option("--out", help="Folder for predictions.csv, overload_report.json, forecast.png.")],
+    limit_kw: Annotated[float, typer.Option("--limit-kw", min=0.001, help="Transformer limit in kW.")] = 85.0,
+    horizon_years: Annotated[float, typer.Option("--horizon-years", min=0.01, max=30)] = 5.0,
+    decision: Annotated[Path | None, typer.Option("--decision", help="The promote step's output folder.")] = None,
+    tracking_uri: TrackingUri = None,
+    pipeline_run_id: PipelineRun = None,
+) -> None:
+    """Forecast with models:/transformer_load_forecast@champion and report the first overload."""
+    from ml.steps.predict import predict
+
+    _configure(tracking_uri)
+    report = _run(predict, data, out, limit_kw, horizon_years, decision, pipeline_run_id)
+    typer.echo(f"first overload: {report['first_overload_at'] or 'none within the horizon'}; outputs in {out}")
+
+
+def main() -> None:
+    try:
+        app()
+    except KeyboardInterrupt:
+        sys.exit(EXIT_ERROR)
+
+
+if __name__ == "__main__":
+    main()

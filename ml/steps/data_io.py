@@ -1,0 +1,42 @@
+"""Read the load CSV (or make the built-in one) and fingerprint it."""
+
+from __future__ import annotations
+
+import hashlib
+from pathlib import Path
+
+import pandas as pd
+
+from ml.synthetic import synthetic_load
+from ml.validation import DataPolicy, DataQuality, DataValidationError, validate_load
+
+
+def read_raw(path: Path) -> pd.DataFrame:
+    """Every cell as text, so validation can quote exactly what the file says."""
+    if not path.is_file():
+        raise DataValidationError(f"{path}: no such file; pass an existing CSV with '--data'.")
+    if path.stat().st_size == 0:
+        raise DataValidationError(f"{path}: the file is empty; expected a header 'timestamp,kw' and hourly rows.")
+    try:
+        return pd.read_csv(path, dtype=str, skip_blank_lines=False)
+    except (pd.errors.ParserError, UnicodeDecodeError) as exc:
+        raise DataValidationError(f"{path}: not a readable CSV file ({exc}).") from None
+
+
+def load_series(path: Path, policy: DataPolicy | None = None) -> tuple[pd.Series, DataQuality]:
+    return validate_load(read_raw(path), str(path), policy)
+
+
+def sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def write_builtin_data(path: Path) -> Path:
+    """Write the deterministic synthetic history (same bytes every time) for a run with no ``--data``."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    synthetic_load().to_csv(path, index=False)
+    return path

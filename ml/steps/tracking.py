@@ -1,0 +1,166 @@
+"""MLflow as the system of record: where runs go, how they nest, what every run records."""
+
+from __future__ import annotations
+
+import os
+import platform
+import subprocess
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
+from importlib.metadata import distributions
+from pathlib import Path
+
+import mlflow
+import pandas as pd
+from mlflow.entities import Run
+from mlflow.exceptions import MlflowException
+from mlflow.tracking import MlflowClient
+
+import ml
+from ml.steps import CHAMPION, EXPERIMENT, MODEL_NAME
+from ml.validation import DataQuality
+
+PIPELINE_RUN_TAG = "gridcast.pipeline_run_id"
+
+
+def state_dir() -> Path:
+    """Where the embedded store lives: ``$GRIDCAST_HOME`` or ``.gridcast`` in the working directory."""
+    return Path(os.environ.get("GRIDCAST_HOME", ".gridcast")).resolve()
+
+
+def default_tracking_uri() -> str:
+    return f"sqlite:///{state_dir() / 'mlflow.db'}"
+
+
+def configure(tracking_uri: str | None) -> str:
+    """Point MLflow at ``--tracking-uri``, else ``MLFLOW_TRACKING_URI``, else the embedded SQLite store."""
+    uri = tracking_uri or os.environ.get("MLFLOW_TRACKING_URI") or default_tracking_uri()
+    if uri.startswith("sqlite:///"):
+        Path(uri.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
+    # MLflow refuses to deserialize any model unless told to. We load only versions our own train
+    # step registered, saved with skops and an allow-list of one class, so we opt in here.
+    os.environ.setdefault("MLFLOW_ALLOW_PICKLE_DESERIALIZATION", "true")
+    mlflow.set_tracking_uri(uri)
+    mlflow.set_registry_uri(uri)
+    return uri
+
+
+def experiment_id() -> str:
+    """The ``transformer-load`` experiment; with the embedded store its artifacts sit beside the database."""
+    existing = mlflow.get_experiment_by_name(EXPERIMENT)
+    if existing is not None:
+        return existing.experiment_id
+    location = None
+    if mlflow.get_tracking_uri().startswith("sqlite:///"):
+        location = (state_dir() / "artifacts").as_uri()
+    try:
+        return mlflow.create_experiment(EXPERIMENT, artifact_location=location)
+    except MlflowException:  # created meanwhile by a concurrent step
+        return mlflow.get_experiment_by_name(EXPERIMENT).experiment_id  # type: ignore[union-attr]
+
+
+def _parent_run_id(pipeline_run_id: str, exp_id: str) -> str:
+    """Find or create the pipeline's parent run, so steps in separate processes (or clouds) nest under it."""
+    found = mlflow.search_runs(
+        [exp_id], filter_string=f"tags.`{PIPELINE_RUN_TAG}` = '{pipeline_run_id}'", output_format="list"
+    )
+    if found:
+        return found[0].info.run_id
+    run = MlflowClient().create_run(
+        exp_id, run_name=f"pipeline-{pipeline_run_id}", tags={PIPELINE_RUN_TAG: pipeline_run_id, **provenance_tags()}
+    )
+    return run.info.run_id
+
+
+@contextmanager
+def step_run(step: str, pipeline_run_id: str | None, finishes_pipeline: bool = False) -> Iterator[Run]:
+    """One child run per step. A failing step marks the pipeline's parent run FAILED."""
+    exp_id = experiment_id()
+    parent = _parent_run_id(pipeline_run_id, exp_id) if pipeline_run_id else None
+    tags = {"gridcast.step": step, **provenance_tags()}
+    if parent:
+        tags |= {"mlflow.parentRunId": parent, PIPELINE_RUN_TAG: pipeline_run_id}
+    client = MlflowClient()
+    try:
+        with mlflow.start_run(experiment_id=exp_id, run_name=step, tags=tags) as run:
+            yield run
+    except BaseException:
+        if parent:
+            client.set_terminated(parent, "FAILED")
+        raise
+    if parent and finishes_pipeline:
+        client.set_terminated(parent, "FINISHED")
+
+
+def git_commit() -> str:
+    """The code version: ``$GRIDCAST_GIT_COMMIT`` (baked into images) or the checkout's own commit."""
+    if os.environ.get("GRIDCAST_GIT_COMMIT"):
+        return os.environ["GRIDCAST_GIT_COMMIT"]
+    try:
+        out = subprocess.run(
+            ["git", "describe", "--always", "--dirty", "--abbrev=40"],
+            cwd=Path(ml.__file__).parent,
+            capture_output=True,
+            text=True,
+            timeout=5,
+            check=True,
+        )
+        return out.stdout.strip() or "unknown"
+    except (OSError, subprocess.SubprocessError):
+        return "unknown"
+
+
+def provenance_tags() -> dict[str, str]:
+    return {
+        "git_commit": git_commit(),
+        "gridcast_version": ml.__version__,
+        "python_version": platform.python_version(),
+        "platform": platform.platform(),
+    }
+
+
+def record_data(path: Path, digest: str, series: pd.Series, quality: DataQuality) -> None:
+    """Tag the run with what it was fed, log the dataset as an input, and count every repair."""
+    mlflow.set_tags(
+        {
+            "data_sha256": digest,
+            "data_path": str(path),
+            "data_rows": str(quality.rows_read),
+            "data_start": quality.start,
+            "data_end": quality.end,
+            "data_repairs": "; ".join(quality.repairs()) or "none",
+        }
+    )
+    mlflow.log_metrics(
+        {
+            "data_missing_hours": quality.missing_hours,
+            "data_missing_readings": quality.missing_readings,
+            "data_missing_share": quality.missing_share,
+            "data_exact_duplicates_dropped": quality.exact_duplicates_dropped,
+            "data_longest_gap_hours": quality.longest_gap_hours,
+            "data_rows_were_unsorted": int(quality.rows_were_unsorted),
+        }
+    )
+    frame = series.rename("kw").rename_axis("timestamp").reset_index()
+    mlflow.log_input(
+        mlflow.data.from_pandas(
+            frame, source=path.resolve().as_uri(), targets="kw", name=path.name, digest=digest[:16]
+        ),
+        context="training",
+    )
+
+
+def log_environment() -> None:
+    """The exact installed packages, so a run can be reproduced or audited later."""
+    lines = sorted(f"{d.metadata['Name']}=={d.version}" for d in distributions() if d.metadata["Name"])
+    mlflow.log_text("\n".join(lines) + "\n", "environment/pip-freeze.txt")
+    mlflow.log_text(sys.version + "\n", "environment/python.txt")
+
+
+def champion_version() -> str | None:
+    """The version the ``champion`` alias points at, or None before the first promotion."""
+    try:
+        return MlflowClient().get_model_version_by_alias(MODEL_NAME, CHAMPION).version
+    except MlflowException:
+        return None

@@ -1,0 +1,258 @@
+"""Turn a raw ``timestamp,kw`` table into a clean hourly series, or say exactly what is wrong.
+
+Sensors drop out and exports get shuffled, so a few things are repaired, and every repair is
+reported in :class:`DataQuality`. Anything that would make the forecast wrong rather than merely
+noisier is refused with a :class:`DataValidationError` naming the file, the lines and the column.
+Line numbers are the file's own (the header is line 1), so a user can jump straight to them.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import asdict, dataclass
+
+import numpy as np
+import pandas as pd
+
+TIMESTAMP, KW = "timestamp", "kw"
+HOURS_PER_YEAR = 8760
+TRAIN_SHARE = 0.8
+EXAMPLES_SHOWN = 5
+
+
+class DataValidationError(ValueError):
+    """The input cannot be used as it is; the message says where and why."""
+
+
+@dataclass(frozen=True)
+class DataPolicy:
+    """Bounds that separate a repairable sensor hiccup from unusable data."""
+
+    max_kw: float = 10_000.0
+    """Readings above this are unit or sensor errors (10 MW is beyond any distribution transformer)."""
+    max_missing_share: float = 0.10
+    """Share of hours with no reading that is still tolerated (they are left out of the fit)."""
+    max_gap_hours: int = 168
+    """Longest run of consecutive missing hours tolerated (one week)."""
+    min_history_hours: int = math.ceil(HOURS_PER_YEAR / TRAIN_SHARE)
+    """The training split (first 80%) must span a full year, or the yearly cycle is a guess."""
+
+
+@dataclass(frozen=True)
+class DataQuality:
+    """What the data looked like and what was repaired: logged to MLflow and printed, never hidden."""
+
+    rows_read: int
+    exact_duplicates_dropped: int
+    rows_were_unsorted: bool
+    missing_readings: int
+    missing_hours: int
+    missing_share: float
+    longest_gap_hours: int
+    observed_hours: int
+    start: str
+    end: str
+
+    def as_dict(self) -> dict[str, object]:
+        return asdict(self)
+
+    def repairs(self) -> list[str]:
+        """Human sentences for each repair made, empty when the file was already clean."""
+        notes = []
+        if self.rows_were_unsorted:
+            notes.append("rows were not in time order: sorted")
+        if self.exact_duplicates_dropped:
+            notes.append(f"{self.exact_duplicates_dropped} exact duplicate rows dropped")
+        if self.missing_readings:
+            notes.append(f"{self.missing_readings} empty kw readings left out of the fit")
+        if self.missing_hours:
+            notes.append(
+                f"{self.missing_hours} hours absent from the file left out of the fit "
+                f"(longest gap {self.longest_gap_hours} h)"
+            )
+        return notes
+
+
+def validate_load(raw: pd.DataFrame, source: str, policy: DataPolicy | None = None) -> tuple[pd.Series, DataQuality]:
+    """Check a raw table (as read with ``dtype=str``) and return an hourly kW series with its report.
+
+    The series covers every hour from the first to the last observation; hours with no usable
+    reading are NaN so that the model skips them instead of seeing invented values.
+    """
+    policy = policy or DataPolicy()
+    _require_columns(raw, source)
+    if raw.empty:
+        raise DataValidationError(f"{source}: has a header but no data rows; expected hourly '{TIMESTAMP},{KW}' rows.")
+    lines = pd.Series(np.arange(len(raw)) + 2, index=raw.index)
+    timestamps = _parse_timestamps(raw[TIMESTAMP], lines, source)
+    kw = _parse_kw(raw[KW], lines, source, policy)
+
+    frame = pd.DataFrame({TIMESTAMP: timestamps, KW: kw, "line": lines})
+    was_unsorted = not frame[TIMESTAMP].is_monotonic_increasing
+    frame = frame.sort_values([TIMESTAMP, "line"], kind="stable")
+    frame, exact_dupes = _drop_exact_duplicates(frame, source)
+    _require_hourly(frame, source)
+
+    series = frame.set_index(TIMESTAMP)[KW]
+    full_index = pd.date_range(series.index[0], series.index[-1], freq="h", name=TIMESTAMP)
+    _require_enough_history(len(full_index), source, policy)
+    series = series.reindex(full_index).rename(KW)
+
+    missing_readings = int(frame[KW].isna().sum())
+    missing_hours = len(full_index) - len(frame)
+    missing_share = (missing_readings + missing_hours) / len(full_index)
+    longest_gap, gap_start = _longest_gap(series)
+    _require_coverage(missing_share, longest_gap, gap_start, source, policy)
+
+    quality = DataQuality(
+        rows_read=len(raw),
+        exact_duplicates_dropped=exact_dupes,
+        rows_were_unsorted=was_unsorted,
+        missing_readings=missing_readings,
+        missing_hours=missing_hours,
+        missing_share=round(missing_share, 6),
+        longest_gap_hours=longest_gap,
+        observed_hours=int(series.notna().sum()),
+        start=full_index[0].isoformat(),
+        end=full_index[-1].isoformat(),
+    )
+    return series, quality
+
+
+def _require_columns(raw: pd.DataFrame, source: str) -> None:
+    missing = [name for name in (TIMESTAMP, KW) if name not in raw.columns]
+    if missing:
+        found = ", ".join(map(str, raw.columns)) or "none"
+        raise DataValidationError(
+            f"{source}: missing column {', '.join(repr(m) for m in missing)}; "
+            f"expected a header with '{TIMESTAMP}' and '{KW}' (found: {found})."
+        )
+
+
+def _examples(lines: pd.Series, values: pd.Series | None = None) -> str:
+    shown = lines.iloc[:EXAMPLES_SHOWN]
+    if values is None:
+        parts = [f"line {n}" for n in shown]
+    else:
+        parts = [f"line {n} ({values.loc[i]!r})" for i, n in shown.items()]
+    more = f" and {len(lines) - EXAMPLES_SHOWN} more" if len(lines) > EXAMPLES_SHOWN else ""
+    return ", ".join(parts) + more
+
+
+def _parse_timestamps(text: pd.Series, lines: pd.Series, source: str) -> pd.Series:
+    stripped = text.str.strip()
+    try:
+        parsed = pd.to_datetime(stripped, format="ISO8601", errors="coerce", utc=True)
+    except (ValueError, TypeError) as exc:  # e.g. a mix pandas refuses outright
+        raise DataValidationError(f"{source}: column '{TIMESTAMP}' could not be read as dates: {exc}") from None
+    bad = parsed.isna()
+    if bad.any():
+        raise DataValidationError(
+            f"{source}: column '{TIMESTAMP}' has {int(bad.sum())} unparseable value(s) at "
+            f"{_examples(lines[bad], text.fillna(''))}; expected ISO-8601 like '2023-01-01 00:00'."
+        )
+    # Naive stamps are taken as they are; stamps with an offset are moved to UTC so one clock is used.
+    return parsed.dt.tz_localize(None)
+
+
+def _parse_kw(text: pd.Series, lines: pd.Series, source: str, policy: DataPolicy) -> pd.Series:
+    blank = text.isna() | (text.str.strip() == "")
+    values = pd.to_numeric(text.where(~blank), errors="coerce")
+    non_numeric = values.isna() & ~blank
+    if non_numeric.any():
+        raise DataValidationError(
+            f"{source}: column '{KW}' has non-numeric text on {int(non_numeric.sum())} row(s) at "
+            f"{_examples(lines[non_numeric], text)}; expected a number in kW."
+        )
+    negative = values < 0
+    if negative.any():
+        raise DataValidationError(
+            f"{source}: column '{KW}' has {int(negative.sum())} negative reading(s) at "
+            f"{_examples(lines[negative], text)}; load in kW cannot be below 0."
+        )
+    absurd = ~np.isfinite(values.fillna(0.0)) | (values > policy.max_kw)
+    if absurd.any():
+        raise DataValidationError(
+            f"{source}: column '{KW}' has {int(absurd.sum())} physically implausible reading(s) at "
+            f"{_examples(lines[absurd], text)}; expected at most {policy.max_kw:g} kW "
+            "(check the unit: W instead of kW?)."
+        )
+    return values.astype(float)
+
+
+def _drop_exact_duplicates(frame: pd.DataFrame, source: str) -> tuple[pd.DataFrame, int]:
+    repeated = frame.duplicated(TIMESTAMP, keep=False)
+    if not repeated.any():
+        return frame, 0
+    groups = frame[repeated].groupby(TIMESTAMP)[KW]
+    conflicting = groups.nunique(dropna=False) > 1
+    if conflicting.any():
+        first = conflicting[conflicting].index[:EXAMPLES_SHOWN]
+        details = "; ".join(
+            f"{ts:%Y-%m-%d %H:%M} on lines " + ", ".join(str(n) for n in frame.loc[frame[TIMESTAMP] == ts, "line"])
+            for ts in first
+        )
+        raise DataValidationError(
+            f"{source}: column '{TIMESTAMP}' repeats {int(conflicting.sum())} time(s) with different "
+            f"'{KW}' values ({details}); expected one reading per hour. Remove the wrong rows."
+        )
+    deduped = frame.drop_duplicates(TIMESTAMP, keep="first")
+    return deduped, len(frame) - len(deduped)
+
+
+def _require_hourly(frame: pd.DataFrame, source: str) -> None:
+    stamps = frame[TIMESTAMP]
+    off_hour = (stamps.dt.minute != 0) | (stamps.dt.second != 0)
+    if off_hour.any():
+        raise DataValidationError(
+            f"{source}: column '{TIMESTAMP}' is not hourly: {int(off_hour.sum())} stamp(s) fall between "
+            f"hours, at {_examples(frame.loc[off_hour, 'line'], frame[TIMESTAMP].dt.strftime('%Y-%m-%d %H:%M'))}; "
+            "expected one reading per whole hour (resample sub-hourly data to the hourly peak first)."
+        )
+    if len(stamps) > 1:
+        spacing = stamps.diff().dropna().median()
+        if spacing != pd.Timedelta(hours=1):
+            raise DataValidationError(
+                f"{source}: column '{TIMESTAMP}' is not hourly: the typical spacing is {spacing}; "
+                "expected 1 hour between readings."
+            )
+
+
+def _require_enough_history(hours: int, source: str, policy: DataPolicy) -> None:
+    if hours < policy.min_history_hours:
+        raise DataValidationError(
+            f"{source}: only {hours} hours ({hours / 24:.0f} days) of history; at least "
+            f"{policy.min_history_hours} hours ({policy.min_history_hours / 24:.0f} days) are needed so that the "
+            f"training split (first {TRAIN_SHARE:.0%}) covers a full year and the yearly cycle can be "
+            "estimated, not guessed."
+        )
+
+
+def _longest_gap(series: pd.Series) -> tuple[int, pd.Timestamp | None]:
+    missing = series.isna().to_numpy()
+    if not missing.any():
+        return 0, None
+    # Label each run of equal values, then measure the runs of missing hours.
+    run_id = np.concatenate([[0], np.cumsum(missing[1:] != missing[:-1])])
+    lengths = pd.Series(missing).groupby(run_id).agg(["first", "size"])
+    gaps = lengths[lengths["first"]]
+    longest_run = gaps["size"].idxmax()
+    start = series.index[np.argmax(run_id == longest_run)]
+    return int(gaps["size"].max()), start
+
+
+def _require_coverage(
+    missing_share: float, longest_gap: int, gap_start: pd.Timestamp | None, source: str, policy: DataPolicy
+) -> None:
+    if missing_share > policy.max_missing_share:
+        raise DataValidationError(
+            f"{source}: column '{KW}' is missing for {missing_share:.1%} of the hours between the first and "
+            f"last reading; at most {policy.max_missing_share:.0%} can be left out before the fit is unreliable."
+        )
+    if longest_gap > policy.max_gap_hours and gap_start is not None:
+        gap_end = gap_start + pd.Timedelta(hours=longest_gap - 1)
+        raise DataValidationError(
+            f"{source}: column '{KW}' has a gap of {longest_gap} consecutive hours with no reading "
+            f"({gap_start:%Y-%m-%d %H:%M} to {gap_end:%Y-%m-%d %H:%M}); at most {policy.max_gap_hours} hours "
+            "are tolerated."
+        )

@@ -1,0 +1,120 @@
+"""The one interface every backend implements; the CLI talks to nothing else.
+
+A backend turns the pipeline spec plus a :class:`RunRequest` into work somewhere (local processes,
+an AzureML pipeline job, a SageMaker pipeline execution), reports step status as it changes, and
+brings the result files home. Only ``runners/<backend>/`` knows how.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from enum import StrEnum
+from pathlib import Path
+from typing import Any
+
+from runners.spec import PipelineSpec
+
+RESULT_FILES = ("predictions.csv", "overload_report.json", "forecast.png")
+
+
+class Status(StrEnum):
+    PENDING = "pending"
+    RUNNING = "running"
+    SUCCEEDED = "succeeded"
+    REJECTED = "rejected"  # promote only: the gate said no; the pipeline goes on with the champion
+    FAILED = "failed"
+    STOPPED = "stopped"
+
+    @property
+    def finished(self) -> bool:
+        return self in {Status.SUCCEEDED, Status.REJECTED, Status.FAILED, Status.STOPPED}
+
+
+@dataclass(frozen=True)
+class RunRequest:
+    """What the user asked for, independent of where it runs."""
+
+    data: Path
+    """Local CSV to analyse (the built-in data set is written to a file before a backend sees it)."""
+    output_dir: Path
+    parameters: dict[str, Any] = field(default_factory=dict)
+    tracking_uri: str | None = None
+
+
+@dataclass(frozen=True)
+class RunHandle:
+    """Enough to find a submitted run again, also from another process (``runner status``)."""
+
+    backend: str
+    run_id: str
+    details: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class StepReport:
+    step: str
+    status: Status
+    message: str = ""
+    log_tail: str = ""
+
+
+@dataclass(frozen=True)
+class RunResult:
+    status: Status
+    steps: list[StepReport]
+
+    @property
+    def ok(self) -> bool:
+        return self.status is Status.SUCCEEDED
+
+    def failed_step(self) -> StepReport | None:
+        return next((s for s in self.steps if s.status is Status.FAILED), None)
+
+
+OnStatus = Callable[[StepReport], None]
+
+
+@dataclass(frozen=True)
+class BackendOptions:
+    """Everything a backend factory may need; each backend reads only its part."""
+
+    state_dir: Path
+    tracking_uri: str
+    stack_outputs: dict[str, Any] = field(default_factory=dict)
+    """The backend's infrastructure, as exported by its Pulumi stack (see ``runners/stack.py``)."""
+    image: str | None = None
+    """Container image to run, by digest (cloud backends)."""
+    endpoint_url: str | None = None
+    """Override the cloud API endpoint (tests point it at a loopback server)."""
+
+
+class Runner(ABC):
+    """Submit a pipeline run, wait for it, read its logs, fetch its outputs."""
+
+    name: str
+
+    @abstractmethod
+    def submit(self, spec: PipelineSpec, request: RunRequest) -> RunHandle:
+        """Start the pipeline (or, for the local backend, prepare it) and return at once."""
+
+    @abstractmethod
+    def wait(self, handle: RunHandle, on_status: OnStatus) -> RunResult:
+        """Block until the run ends, calling ``on_status`` each time a step's status changes."""
+
+    @abstractmethod
+    def logs(self, handle: RunHandle, step: str) -> str:
+        """The log text of one step (the tail is enough to explain a failure)."""
+
+    @abstractmethod
+    def outputs(self, handle: RunHandle, destination: Path) -> list[Path]:
+        """Copy the result files (``RESULT_FILES``) into ``destination`` and return their paths."""
+
+    def status(self, handle: RunHandle) -> RunResult:
+        """The run's status now, without waiting (``runner status``)."""
+        raise NotImplementedError(f"the {self.name} backend cannot report status of a detached run")
+
+    def describe(self, spec: PipelineSpec, request: RunRequest) -> str:
+        """What would be uploaded and submitted (``--dry-run``); calls nothing."""
+        raise NotImplementedError(f"the {self.name} backend has no dry run")

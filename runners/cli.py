@@ -1,0 +1,175 @@
+"""``runner``: run the one pipeline on a chosen backend and print what it found."""
+
+from __future__ import annotations
+
+import json
+from enum import StrEnum
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+
+from runners.base import BackendOptions, RunHandle, Runner, RunRequest, Status, StepReport
+from runners.registry import create_runner
+from runners.spec import load_spec
+from runners.stack import StackOutputsError, load_stack_outputs
+from runners.summary import print_summary
+
+app = typer.Typer(add_completion=False, pretty_exceptions_enable=False, help=__doc__)
+console = Console(highlight=False)
+err = Console(stderr=True, highlight=False)
+
+
+class Backend(StrEnum):
+    local = "local"
+    azure = "azure"
+    aws = "aws"
+
+
+def state_dir() -> Path:
+    from ml.steps.tracking import state_dir as ml_state_dir  # one definition of where state lives
+
+    return ml_state_dir()
+
+
+def _tracking_uri(explicit: str | None) -> str:
+    import os
+
+    from ml.steps.tracking import default_tracking_uri
+
+    return explicit or os.environ.get("MLFLOW_TRACKING_URI") or default_tracking_uri()
+
+
+def _builtin_data() -> Path:
+    from ml.steps.data_io import write_builtin_data
+
+    return write_builtin_data(state_dir() / "builtin" / "synthetic_peak_load.csv")
+
+
+def _show(report: StepReport) -> None:
+    colour = {Status.SUCCEEDED: "green", Status.REJECTED: "yellow", Status.FAILED: "red"}.get(report.status, "cyan")
+    detail = f" ({report.message})" if report.message else ""
+    console.print(f"  [{colour}]{report.status.value:>9}[/]  {report.step}{detail}")
+
+
+def _fail(message: str) -> typer.Exit:
+    err.print(f"[red]error:[/] {message}")
+    return typer.Exit(1)
+
+
+def _options(
+    tracking_uri: str | None, stack_outputs: Path | None, stack: str | None, image: str | None, endpoint_url: str | None
+) -> BackendOptions:
+    try:
+        outputs = load_stack_outputs(stack_outputs, stack)
+    except StackOutputsError as exc:
+        raise _fail(str(exc)) from None
+    return BackendOptions(state_dir(), _tracking_uri(tracking_uri), outputs, image, endpoint_url)
+
+
+def _save_handle(handle: RunHandle) -> Path:
+    path = state_dir() / "handles" / f"{handle.run_id}.json"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps({"backend": handle.backend, "run_id": handle.run_id, "details": handle.details}))
+    return path
+
+
+def _load_handle(run_id: str) -> RunHandle:
+    path = state_dir() / "handles" / f"{run_id}.json"
+    if not path.is_file():
+        raise _fail(f"no run {run_id!r} was submitted from here ({path} is missing)")
+    return RunHandle(**json.loads(path.read_text()))
+
+
+@app.callback(invoke_without_command=True)
+def run(
+    ctx: typer.Context,
+    backend: Annotated[Backend, typer.Option(help="Where the pipeline runs.")] = Backend.local,
+    data: Annotated[Path | None, typer.Option(help="Hourly load CSV (timestamp,kw). Default: built-in data.")] = None,
+    limit_kw: Annotated[float | None, typer.Option(help="Transformer limit in kW (default 85).")] = None,
+    horizon_years: Annotated[float | None, typer.Option(help="Forecast horizon in years (default 5).")] = None,
+    threshold_kw: Annotated[float | None, typer.Option(help="Gate: highest test RMSE in kW (default 3.0).")] = None,
+    output_dir: Annotated[
+        Path, typer.Option(help="Where predictions.csv, overload_report.json, forecast.png go.")
+    ] = Path("outputs"),
+    tracking_uri: Annotated[str | None, typer.Option(help="MLflow tracking URI (default: embedded SQLite).")] = None,
+    spec: Annotated[Path | None, typer.Option(help="Pipeline spec YAML (default: the built-in one).")] = None,
+    stack_outputs: Annotated[
+        Path | None, typer.Option(help="Cloud backends: `pulumi stack output --json` file.")
+    ] = None,
+    stack: Annotated[str | None, typer.Option(help="Cloud backends: read outputs of this Pulumi stack.")] = None,
+    image: Annotated[str | None, typer.Option(help="Cloud backends: container image URI, by digest.")] = None,
+    endpoint_url: Annotated[str | None, typer.Option(help="Cloud backends: API endpoint override.")] = None,
+    detach: Annotated[bool, typer.Option(help="Cloud backends: return once submitted.")] = False,
+    dry_run: Annotated[bool, typer.Option(help="Print what would be submitted; call nothing.")] = False,
+) -> None:
+    """Run train, promote and predict on the chosen backend and print the overload answer."""
+    if ctx.invoked_subcommand is not None:
+        return
+    pipeline = load_spec(spec)
+    request = RunRequest(
+        data=data or _builtin_data(),
+        output_dir=output_dir,
+        parameters={"limit_kw": limit_kw, "horizon_years": horizon_years, "threshold_kw": threshold_kw},
+        tracking_uri=tracking_uri,
+    )
+    if not request.data.is_file():
+        raise _fail(f"{request.data}: no such file; pass an existing CSV with --data")
+    runner = create_runner(backend.value, _options(tracking_uri, stack_outputs, stack, image, endpoint_url))
+    if dry_run:
+        console.print(runner.describe(pipeline, request))
+        return
+    _execute(runner, pipeline, request, detach)
+
+
+def _execute(runner: Runner, pipeline: object, request: RunRequest, detach: bool) -> None:
+    source = "built-in synthetic data" if request.data.is_relative_to(state_dir()) else str(request.data)
+    console.print(f"[bold]gridcast[/] · backend [bold]{runner.name}[/] · data {source}")
+    handle = runner.submit(pipeline, request)  # type: ignore[arg-type]
+    _save_handle(handle)
+    console.print(f"  run {handle.run_id}")
+    if detach:
+        console.print(f"submitted; follow it with: runner status --backend {runner.name} {handle.run_id}")
+        return
+    result = runner.wait(handle, _show)
+    failed = result.failed_step()
+    if failed is not None:
+        err.print(f"[red]step {failed.step} failed[/]: {failed.message}")
+        if failed.log_tail:
+            err.print(f"--- last lines of the {failed.step} log ---\n{failed.log_tail}")
+        raise typer.Exit(1)
+    files = runner.outputs(handle, request.output_dir)
+    print_summary(console, request.output_dir, files)
+
+
+@app.command()
+def status(
+    run_id: str,
+    backend: Annotated[Backend, typer.Option()] = Backend.local,
+    stack_outputs: Annotated[Path | None, typer.Option()] = None,
+    stack: Annotated[str | None, typer.Option()] = None,
+    endpoint_url: Annotated[str | None, typer.Option()] = None,
+) -> None:
+    """Status of a submitted run, step by step."""
+    handle = _load_handle(run_id)
+    runner = create_runner(backend.value, _options(None, stack_outputs, stack, None, endpoint_url))
+    result = runner.status(handle)
+    for report in result.steps:
+        _show(report)
+    console.print(f"run {run_id}: {result.status.value}")
+
+
+@app.command()
+def logs(
+    run_id: str,
+    step: Annotated[str, typer.Option(help="Which step's log.")],
+    backend: Annotated[Backend, typer.Option()] = Backend.local,
+    stack_outputs: Annotated[Path | None, typer.Option()] = None,
+    stack: Annotated[str | None, typer.Option()] = None,
+    endpoint_url: Annotated[str | None, typer.Option()] = None,
+) -> None:
+    """Print one step's log of a submitted run."""
+    handle = _load_handle(run_id)
+    runner = create_runner(backend.value, _options(None, stack_outputs, stack, None, endpoint_url))
+    console.print(runner.logs(handle, step), markup=False)

@@ -1,0 +1,121 @@
+"""Run the pipeline on this machine: each step its own process, seeing only its declared paths.
+
+That is exactly what a container gets, so a step that works here works in the image and the
+clouds. Each run lives in ``<state>/runs/<run id>/``: one folder per step output, one log per step.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+import time
+import uuid
+from datetime import UTC, datetime
+from pathlib import Path
+
+from runners.base import RESULT_FILES, OnStatus, RunHandle, Runner, RunRequest, RunResult, Status, StepReport
+from runners.spec import PipelineSpec
+
+LOG_TAIL_LINES = 20
+# A step sees these variables from the caller and nothing else (no cloud credentials leak in).
+PASSED_ENV = (
+    "PATH",
+    "HOME",
+    "LANG",
+    "LC_ALL",
+    "TZ",
+    "TMPDIR",
+    "MLFLOW_TRACKING_TOKEN",
+    "MLFLOW_TRACKING_USERNAME",
+    "MLFLOW_TRACKING_PASSWORD",
+    "GRIDCAST_GIT_COMMIT",
+)
+
+
+def new_run_id() -> str:
+    return f"{datetime.now(UTC):%Y%m%d-%H%M%S}-{uuid.uuid4().hex[:6]}"
+
+
+class LocalRunner(Runner):
+    name = "local"
+
+    def __init__(self, state_dir: Path, tracking_uri: str) -> None:
+        self.state_dir = state_dir
+        self.tracking_uri = tracking_uri
+
+    def _run_dir(self, handle: RunHandle) -> Path:
+        return self.state_dir / "runs" / handle.run_id
+
+    def submit(self, spec: PipelineSpec, request: RunRequest) -> RunHandle:
+        """Write the run's plan (every step's concrete command); ``wait`` executes it."""
+        handle = RunHandle(self.name, new_run_id())
+        run_dir = self._run_dir(handle)
+        plan = {"spec": spec.name, "tracking_uri": request.tracking_uri or self.tracking_uri, "steps": []}
+        produced: dict[tuple[str, str], Path] = {}
+        parameters = spec.parameter_values(request.parameters)
+        for step in spec.steps:
+            inputs = {
+                name: str(request.data.resolve()) if b.source == "pipeline" else str(produced[(b.step, b.name)])
+                for name, b in step.bindings().items()
+            }
+            outputs = {name: run_dir / step.name / name for name in step.outputs}
+            produced |= {(step.name, name): path for name, path in outputs.items()}
+            command = step.render(inputs, {k: str(v) for k, v in outputs.items()}, parameters)
+            plan["steps"].append({"name": step.name, "command": command, "exit_codes": step.exit_codes})
+        result = spec.result_binding()
+        plan["result_dir"] = str(produced[(result.step, result.name)])
+        run_dir.mkdir(parents=True, exist_ok=True)
+        (run_dir / "plan.json").write_text(json.dumps(plan, indent=2) + "\n")
+        return handle
+
+    def wait(self, handle: RunHandle, on_status: OnStatus) -> RunResult:
+        run_dir = self._run_dir(handle)
+        plan = json.loads((run_dir / "plan.json").read_text())
+        env = {k: os.environ[k] for k in PASSED_ENV if k in os.environ} | {
+            "MLFLOW_TRACKING_URI": plan["tracking_uri"],
+            "GRIDCAST_PIPELINE_RUN_ID": handle.run_id,
+            "GRIDCAST_HOME": str(self.state_dir),
+            "MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR": "false",
+            "PYTHONWARNINGS": "ignore",
+        }
+        reports: list[StepReport] = []
+        for step in plan["steps"]:
+            on_status(StepReport(step["name"], Status.RUNNING))
+            report = self._run_step(run_dir, step, env)
+            reports.append(report)
+            on_status(report)
+            if report.status is Status.FAILED:
+                return RunResult(Status.FAILED, reports)
+        return RunResult(Status.SUCCEEDED, reports)
+
+    def _run_step(self, run_dir: Path, step: dict, env: dict[str, str]) -> StepReport:
+        log_path = run_dir / f"{step['name']}.log"
+        command = [sys.executable if step["command"][0] == "python" else step["command"][0], *step["command"][1:]]
+        workdir = run_dir / step["name"]
+        workdir.mkdir(parents=True, exist_ok=True)
+        started = time.perf_counter()
+        with log_path.open("w") as log:
+            code = subprocess.run(command, cwd=workdir, env=env, stdout=log, stderr=subprocess.STDOUT).returncode
+        elapsed = f"{time.perf_counter() - started:.1f} s"
+        tail = _tail(log_path)
+        if code == 0:
+            return StepReport(step["name"], Status.SUCCEEDED, elapsed, tail)
+        if step["exit_codes"].get(str(code)) == "rejected":
+            return StepReport(step["name"], Status.REJECTED, elapsed, tail)
+        return StepReport(step["name"], Status.FAILED, f"exit code {code} after {elapsed}", tail)
+
+    def logs(self, handle: RunHandle, step: str) -> str:
+        path = self._run_dir(handle) / f"{step}.log"
+        return path.read_text() if path.is_file() else ""
+
+    def outputs(self, handle: RunHandle, destination: Path) -> list[Path]:
+        plan = json.loads((self._run_dir(handle) / "plan.json").read_text())
+        destination.mkdir(parents=True, exist_ok=True)
+        return [Path(shutil.copy2(Path(plan["result_dir"]) / name, destination / name)) for name in RESULT_FILES]
+
+
+def _tail(path: Path, lines: int = LOG_TAIL_LINES) -> str:
+    return "\n".join(path.read_text(errors="replace").splitlines()[-lines:])

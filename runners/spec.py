@@ -1,0 +1,129 @@
+"""The cloud-agnostic pipeline spec (``runners/pipeline.yaml``), loaded and checked with pydantic."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+DEFAULT_SPEC = Path(__file__).with_name("pipeline.yaml")
+PLACEHOLDER = re.compile(r"\$\{\{(inputs|outputs|parameters)\.([A-Za-z_][A-Za-z0-9_]*)\}\}")
+IOType = Literal["uri_file", "uri_folder", "mlflow_model"]
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class PipelineInput(_Strict):
+    type: IOType
+    description: str = ""
+
+
+class Parameter(_Strict):
+    type: Literal["number", "string", "integer"]
+    default: Any
+    description: str = ""
+
+
+class StepOutput(_Strict):
+    type: IOType
+    description: str = ""
+
+
+class Binding(_Strict):
+    """Where a step input comes from: ``pipeline.inputs.X`` or ``steps.S.outputs.X``."""
+
+    source: Literal["pipeline", "step"]
+    step: str | None = None
+    name: str
+
+    @classmethod
+    def parse(cls, text: str) -> Binding:
+        parts = text.split(".")
+        if len(parts) == 3 and parts[:2] == ["pipeline", "inputs"]:
+            return cls(source="pipeline", name=parts[2])
+        if len(parts) == 4 and parts[0] == "steps" and parts[2] == "outputs":
+            return cls(source="step", step=parts[1], name=parts[3])
+        raise ValueError(f"binding {text!r} is neither 'pipeline.inputs.NAME' nor 'steps.STEP.outputs.NAME'")
+
+
+class Step(_Strict):
+    name: str
+    display_name: str
+    command: list[str]
+    inputs: dict[str, str] = Field(default_factory=dict)
+    outputs: dict[str, StepOutput] = Field(default_factory=dict)
+    exit_codes: dict[str, Literal["rejected"]] = Field(default_factory=dict)
+    resources: dict[str, dict[str, Any]] = Field(default_factory=dict)
+
+    def bindings(self) -> dict[str, Binding]:
+        return {name: Binding.parse(text) for name, text in self.inputs.items()}
+
+    def placeholders(self) -> set[tuple[str, str]]:
+        return {match.groups() for arg in self.command for match in PLACEHOLDER.finditer(arg)}
+
+    def render(self, inputs: dict[str, str], outputs: dict[str, str], parameters: dict[str, Any]) -> list[str]:
+        """The command with every placeholder replaced by a concrete path or value."""
+        tables = {"inputs": inputs, "outputs": outputs, "parameters": parameters}
+        return [PLACEHOLDER.sub(lambda m: str(tables[m.group(1)][m.group(2)]), arg) for arg in self.command]
+
+
+class PipelineSpec(_Strict):
+    name: str
+    experiment: str
+    description: str = ""
+    inputs: dict[str, PipelineInput]
+    parameters: dict[str, Parameter] = Field(default_factory=dict)
+    steps: list[Step]
+    result: str
+
+    @model_validator(mode="after")
+    def _wired_correctly(self) -> PipelineSpec:
+        """Every binding points at something defined earlier; every placeholder is declared."""
+        seen: dict[str, Step] = {}
+        for step in self.steps:
+            for name, binding in step.bindings().items():
+                if binding.source == "pipeline" and binding.name not in self.inputs:
+                    raise ValueError(f"step {step.name!r} input {name!r}: no pipeline input {binding.name!r}")
+                if binding.source == "step":
+                    producer = seen.get(binding.step or "")
+                    if producer is None or binding.name not in producer.outputs:
+                        raise ValueError(
+                            f"step {step.name!r} input {name!r}: no earlier step output "
+                            f"'{binding.step}.outputs.{binding.name}'"
+                        )
+            declared = {"inputs": step.inputs, "outputs": step.outputs, "parameters": self.parameters}
+            for kind, name in step.placeholders():
+                if name not in declared[kind]:
+                    raise ValueError(f"step {step.name!r} command uses undeclared {kind}.{name}")
+            seen[step.name] = step
+        result = Binding.parse(self.result)
+        if result.source != "step" or result.name not in seen.get(result.step or "", self.steps[0]).outputs:
+            raise ValueError(f"result {self.result!r} is not a step output")
+        return self
+
+    def step(self, name: str) -> Step:
+        for step in self.steps:
+            if step.name == name:
+                return step
+        raise KeyError(name)
+
+    def parameter_values(self, overrides: dict[str, Any] | None = None) -> dict[str, Any]:
+        values = {name: p.default for name, p in self.parameters.items()}
+        unknown = set(overrides or {}) - set(values)
+        if unknown:
+            raise ValueError(f"unknown pipeline parameter(s): {', '.join(sorted(unknown))}")
+        return values | {k: v for k, v in (overrides or {}).items() if v is not None}
+
+    def result_binding(self) -> Binding:
+        return Binding.parse(self.result)
+
+
+def load_spec(path: Path | None = None) -> PipelineSpec:
+    """Read and validate the spec; a wiring mistake fails here, before any backend sees it."""
+    source = path or DEFAULT_SPEC
+    return PipelineSpec.model_validate(yaml.safe_load(source.read_text()))

@@ -1,0 +1,53 @@
+"""The short human summary every backend prints at the end, read from the downloaded outputs."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from rich.console import Console
+from rich.table import Table
+
+
+def _date(value: str | None) -> str:
+    return value.replace("T", " ")[:16] if value else "none within the horizon"
+
+
+def summary_table(output_dir: Path) -> Table:
+    report = json.loads((output_dir / "overload_report.json").read_text())
+    table = Table(show_header=False, box=None, pad_edge=False)
+    table.add_column(style="bold")
+    table.add_column()
+    challenger = report.get("challenger")
+    if challenger:
+        verdict = "promoted to champion" if challenger["promoted"] else "REJECTED, champion kept"
+        table.add_row("challenger", f"v{challenger['candidate_version']} {verdict}: {challenger['reason']}")
+    table.add_row(
+        "model", f"{report['model_uri']} (v{report['model_version']}), growth {report['growth_kw_per_year']:+.2f} kW/yr"
+    )
+    table.add_row("horizon", f"{_date(report['horizon_start'])} to {_date(report['horizon_end'])}, hourly")
+    coverage = f"{report['interval_coverage']:.0%}"
+    first = _date(report["first_overload_at"])
+    if report["first_overload_at"]:
+        first += (
+            f"  ({coverage} interval: {_date(report['first_overload_earliest'])} to "
+            f"{_date(report['first_overload_latest']) if report['first_overload_latest'] else 'beyond the horizon'})"
+        )
+    table.add_row("first overload", first)
+    low, high = report["overload_hours_range"]
+    table.add_row(
+        f"hours > {report['limit_kw']:g} kW",
+        f"{report['overload_hours']:,} ({coverage} interval {low:,} to {high:,}) "
+        f"in {report['overload_episodes']:,} episodes",
+    )
+    table.add_row("peak", f"{report['max_predicted_kw']:.1f} kW at {_date(report['max_predicted_at'])}")
+    table.add_row("data repairs", "; ".join(report.get("data_repairs") or []) or "none needed")
+    table.add_row("data sha256", report["data_sha256"])
+    table.add_row("MLflow run", report["run_id"])
+    return table
+
+
+def print_summary(console: Console, output_dir: Path, files: list[Path]) -> None:
+    table = summary_table(output_dir)
+    table.add_row("outputs", "\n".join(str(f) for f in files))
+    console.print(table)
