@@ -111,6 +111,10 @@ class Runner(ABC):
     def outputs(self, handle: RunHandle, destination: Path) -> list[Path]:
         """Copy the result files (``RESULT_FILES``) into ``destination`` and return their paths."""
 
+    def stop(self, handle: RunHandle) -> None:
+        """Ask the backend to stop a running pipeline (Ctrl-C, after the user confirms)."""
+        raise NotImplementedError(f"the {self.name} backend cannot stop a run")
+
     def status(self, handle: RunHandle) -> RunResult:
         """The run's status now, without waiting (``runner status``)."""
         raise NotImplementedError(f"the {self.name} backend cannot report status of a detached run")

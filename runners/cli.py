@@ -132,7 +132,11 @@ def _execute(runner: Runner, pipeline: object, request: RunRequest, detach: bool
     if detach:
         console.print(f"submitted; follow it with: runner status --backend {runner.name} {handle.run_id}")
         return
-    result = runner.wait(handle, _show)
+    try:
+        result = runner.wait(handle, _show)
+    except KeyboardInterrupt:
+        _offer_stop(runner, handle)
+        raise typer.Exit(130) from None
     failed = result.failed_step()
     if failed is not None:
         err.print(f"[red]step {failed.step} failed[/]: {failed.message}")
@@ -141,6 +145,18 @@ def _execute(runner: Runner, pipeline: object, request: RunRequest, detach: bool
         raise typer.Exit(1)
     files = runner.outputs(handle, request.output_dir)
     print_summary(console, request.output_dir, files)
+
+
+def _offer_stop(runner: Runner, handle: RunHandle) -> None:
+    """Ctrl-C leaves a cloud run going unless the user says to stop it: it may be worth keeping."""
+    if typer.confirm(f"\nstop run {handle.run_id} on {runner.name}?", default=False):
+        try:
+            runner.stop(handle)
+            err.print(f"stop requested for {handle.run_id}")
+        except NotImplementedError as exc:
+            err.print(str(exc))
+    else:
+        err.print(f"left running; follow it with: runner status --backend {runner.name} {handle.run_id}")
 
 
 @app.command()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import sys
 from pathlib import Path
 from typing import Annotated
@@ -24,8 +25,20 @@ PipelineRun = Annotated[
 ]
 
 
+def failure_file() -> Path:
+    """SageMaker shows the text of this file as the job's FailureReason (override for tests)."""
+    return Path(os.environ.get("GRIDCAST_FAILURE_FILE", "/opt/ml/output/failure"))
+
+
+def _record_failure(message: str) -> None:
+    path = failure_file()
+    if path.parent.is_dir():
+        path.write_text(message[:1000] + "\n")
+
+
 def _fail(message: str, code: int) -> None:
     typer.echo(f"error: {message}", err=True)
+    _record_failure(message)
     raise typer.Exit(code)
 
 
@@ -115,6 +128,9 @@ def main() -> None:
         app()
     except KeyboardInterrupt:
         sys.exit(EXIT_ERROR)
+    except Exception as exc:  # a bug, not bad input: keep the traceback, but tell the engine too
+        _record_failure(f"{type(exc).__name__}: {exc}")
+        raise
 
 
 if __name__ == "__main__":
