@@ -26,7 +26,7 @@ def synthetic_load(
     index = pd.date_range(start, periods=round(years * 365 * 24), freq="h")
     hours = np.arange(len(index), dtype=float)
     hour_of_day = index.hour.to_numpy()
-    day_of_year = index.dayofyear.to_numpy()
+    day_of_year = index.day_of_year.to_numpy()
     trend = base_kw + growth_kw_per_year * hours / HOURS_PER_YEAR
     daily = daily_kw * np.cos(2 * np.pi * hour_of_day / 24)
     yearly = yearly_kw * np.cos(2 * np.pi * (day_of_year - 15) / 365.25)

@@ -1,0 +1,39 @@
+"""Fixtures shared by the whole suite: data files and an isolated MLflow store per test."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from ml.synthetic import synthetic_load
+
+REPO = Path(__file__).resolve().parents[1]
+SHARED_CSV = REPO.parent / "shared" / "data" / "peak_load.csv"
+
+
+@pytest.fixture(scope="session")
+def seed_csv() -> Path:
+    """The seed pipeline's reference data, read from ../shared (never copied into the repo)."""
+    if not SHARED_CSV.is_file():
+        pytest.fail(f"reference data missing: {SHARED_CSV} (the shared/ folder must sit beside the repo)")
+    return SHARED_CSV
+
+
+@pytest.fixture(scope="session")
+def synthetic_csv(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    path = tmp_path_factory.mktemp("data") / "synthetic.csv"
+    synthetic_load().to_csv(path, index=False)
+    return path
+
+
+@pytest.fixture
+def state(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """A private GRIDCAST_HOME and embedded MLflow store, so tests never share a registry."""
+    home = tmp_path / "state"
+    monkeypatch.setenv("GRIDCAST_HOME", str(home))
+    monkeypatch.delenv("MLFLOW_TRACKING_URI", raising=False)
+    from ml.steps.tracking import configure
+
+    configure(None)
+    return home
