@@ -6,6 +6,7 @@ import os
 import platform
 import subprocess
 import sys
+import warnings
 from collections.abc import Iterator
 from contextlib import contextmanager
 from importlib.metadata import distributions
@@ -13,6 +14,7 @@ from pathlib import Path
 
 import mlflow
 import pandas as pd
+from mlflow.data.dataset_source_registry import resolve_dataset_source
 from mlflow.entities import Run
 from mlflow.exceptions import MlflowException
 from mlflow.tracking import MlflowClient
@@ -22,6 +24,7 @@ from ml.steps import CHAMPION, EXPERIMENT, MODEL_NAME
 from ml.validation import DataQuality
 
 PIPELINE_RUN_TAG = "gridcast.pipeline_run_id"
+ROLE_TAG = "gridcast.role"  # "pipeline" on the parent run, so a search never mistakes a step for it
 
 
 def state_dir() -> Path:
@@ -63,12 +66,16 @@ def experiment_id() -> str:
 def _parent_run_id(pipeline_run_id: str, exp_id: str) -> str:
     """Find or create the pipeline's parent run, so steps in separate processes (or clouds) nest under it."""
     found = mlflow.search_runs(
-        [exp_id], filter_string=f"tags.`{PIPELINE_RUN_TAG}` = '{pipeline_run_id}'", output_format="list"
+        [exp_id],
+        filter_string=f"tags.`{PIPELINE_RUN_TAG}` = '{pipeline_run_id}' and tags.`{ROLE_TAG}` = 'pipeline'",
+        output_format="list",
     )
     if found:
         return found[0].info.run_id
     run = MlflowClient().create_run(
-        exp_id, run_name=f"pipeline-{pipeline_run_id}", tags={PIPELINE_RUN_TAG: pipeline_run_id, **provenance_tags()}
+        exp_id,
+        run_name=f"pipeline-{pipeline_run_id}",
+        tags={PIPELINE_RUN_TAG: pipeline_run_id, ROLE_TAG: "pipeline", **provenance_tags()},
     )
     return run.info.run_id
 
@@ -143,10 +150,11 @@ def record_data(path: Path, digest: str, series: pd.Series, quality: DataQuality
         }
     )
     frame = series.rename("kw").rename_axis("timestamp").reset_index()
+    with warnings.catch_warnings():  # MLflow notes that a local path matches two equivalent source types
+        warnings.simplefilter("ignore", UserWarning)
+        source = resolve_dataset_source(path.resolve().as_uri())
     mlflow.log_input(
-        mlflow.data.from_pandas(
-            frame, source=path.resolve().as_uri(), targets="kw", name=path.name, digest=digest[:16]
-        ),
+        mlflow.data.from_pandas(frame, source=source, targets="kw", name=path.name, digest=digest[:16]),
         context="training",
     )
 
@@ -161,6 +169,10 @@ def log_environment() -> None:
 def champion_version() -> str | None:
     """The version the ``champion`` alias points at, or None before the first promotion."""
     try:
-        return MlflowClient().get_model_version_by_alias(MODEL_NAME, CHAMPION).version
-    except MlflowException:
-        return None
+        return str(MlflowClient().get_model_version_by_alias(MODEL_NAME, CHAMPION).version)
+    except MlflowException as exc:
+        # No registered model yet, or no alias on it: both mean "no champion". Anything else
+        # (an unreachable server, a permission error) must not be mistaken for that.
+        if exc.error_code in ("RESOURCE_DOES_NOT_EXIST", "INVALID_PARAMETER_VALUE"):
+            return None
+        raise
