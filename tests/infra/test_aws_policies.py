@@ -1,0 +1,168 @@
+"""The IAM, bucket and lifecycle documents, read as plain data (no Pulumi involved)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from infra import aws_policies
+
+ACCOUNT = "123456789012"
+BUCKET = "arn:aws:s3:::gridcast-aws-bucket"
+KEY = f"arn:aws:kms:eu-west-1:{ACCOUNT}:key/1234abcd-12ab-34cd-56ef-1234567890ab"
+REPO = f"arn:aws:ecr:eu-west-1:{ACCOUNT}:repository/gridcast-aws"
+SERVER = f"arn:aws:sagemaker:eu-west-1:{ACCOUNT}:mlflow-tracking-server/gridcast-aws"
+EXEC_ROLE = f"arn:aws:iam::{ACCOUNT}:role/gridcast-aws-execution-role"
+OIDC = f"arn:aws:iam::{ACCOUNT}:oidc-provider/token.actions.githubusercontent.com"
+WHERE = {"partition": "aws", "region": "eu-west-1", "account_id": ACCOUNT}
+LOGS = aws_policies.sagemaker_log_resources("aws", "eu-west-1", ACCOUNT)
+
+
+def execution() -> dict[str, Any]:
+    return aws_policies.execution_role_policy(
+        execution_role_arn=EXEC_ROLE,
+        bucket_arn=BUCKET,
+        kms_key_arn=KEY,
+        repository_arn=REPO,
+        tracking_server_arn=SERVER,
+        **WHERE,
+    )
+
+
+def deploy() -> dict[str, Any]:
+    return aws_policies.deploy_role_policy(
+        execution_role_arn=EXEC_ROLE,
+        bucket_arn=BUCKET,
+        kms_key_arn=KEY,
+        repository_arn=REPO,
+        tracking_server_arn=SERVER,
+        pipeline_prefix="gridcast-aws",
+        **WHERE,
+    )
+
+
+def resources_by_action(document: dict[str, Any]) -> dict[str, set[str]]:
+    """action -> every resource an Allow statement grants it on."""
+    granted: dict[str, set[str]] = {}
+    for statement in document["Statement"]:
+        assert statement["Effect"] == "Allow"
+        for action in statement["Action"]:
+            granted.setdefault(action, set()).update(statement["Resource"])
+    return granted
+
+
+@pytest.mark.parametrize("build", [execution, deploy], ids=["execution", "deploy"])
+def test_only_ecr_login_uses_a_star_resource(build: Any) -> None:
+    granted = resources_by_action(build())
+    assert {action for action, resources in granted.items() if "*" in resources} == {
+        "ecr:GetAuthorizationToken"
+    }
+    assert granted["ecr:GetAuthorizationToken"] == {"*"}
+
+
+def test_execution_role_reaches_only_its_bucket_key_image_logs_and_server() -> None:
+    granted = resources_by_action(execution())
+    sagemaker = f"arn:aws:sagemaker:eu-west-1:{ACCOUNT}"
+    step_jobs = {f"{sagemaker}:training-job/pipelines-*", f"{sagemaker}:processing-job/pipelines-*"}
+    allowed = {BUCKET, f"{BUCKET}/*", KEY, REPO, SERVER, EXEC_ROLE, "*", *LOGS, *step_jobs}
+    assert set().union(*granted.values()) <= allowed
+    assert granted["s3:GetObject"] == {f"{BUCKET}/*"}
+    assert granted["kms:Decrypt"] == {KEY}
+    assert granted["ecr:BatchGetImage"] == {REPO}
+    assert granted["sagemaker-mlflow:*"] == {SERVER}
+    assert granted["logs:PutLogEvents"] == set(LOGS)
+    assert all(r.startswith(f"arn:aws:logs:eu-west-1:{ACCOUNT}:log-group:/aws/sagemaker/") for r in LOGS)
+    assert "ecr:PutImage" not in granted, "jobs pull images, they never push them"
+
+
+def test_execution_role_runs_pipeline_steps_as_itself_only() -> None:
+    document = execution()
+    granted = resources_by_action(document)
+    sagemaker = f"arn:aws:sagemaker:eu-west-1:{ACCOUNT}"
+    assert granted["sagemaker:CreateTrainingJob"] == {
+        f"{sagemaker}:training-job/pipelines-*",
+        f"{sagemaker}:processing-job/pipelines-*",
+    }
+    (pass_role,) = [s for s in document["Statement"] if "iam:PassRole" in s["Action"]]
+    assert pass_role["Resource"] == [EXEC_ROLE]
+    assert pass_role["Condition"] == {"StringEquals": {"iam:PassedToService": "sagemaker.amazonaws.com"}}
+    (grant,) = [s for s in document["Statement"] if "kms:CreateGrant" in s["Action"]]
+    assert grant["Resource"] == [KEY]
+    assert grant["Condition"] == {"Bool": {"kms:GrantIsForAWSResource": "true"}}
+
+
+def test_deploy_role_may_pass_only_the_execution_role_and_only_to_sagemaker() -> None:
+    (pass_role,) = [s for s in deploy()["Statement"] if "iam:PassRole" in s["Action"]]
+    assert pass_role["Action"] == ["iam:PassRole"]
+    assert pass_role["Resource"] == [EXEC_ROLE]
+    assert pass_role["Condition"] == {"StringEquals": {"iam:PassedToService": "sagemaker.amazonaws.com"}}
+
+
+def test_deploy_role_runs_only_pipelines_named_after_the_stack() -> None:
+    granted = resources_by_action(deploy())
+    pipelines = f"arn:aws:sagemaker:eu-west-1:{ACCOUNT}:pipeline/gridcast-aws-*"
+    for action in ("CreatePipeline", "UpdatePipeline", "DescribePipeline", "StartPipelineExecution"):
+        assert granted[f"sagemaker:{action}"] == {pipelines}, action
+    for action in ("DescribePipelineExecution", "ListPipelineExecutionSteps", "StopPipelineExecution"):
+        assert granted[f"sagemaker:{action}"] == {f"{pipelines}/execution/*"}, action
+    assert "sagemaker:CreateTrainingJob" not in granted, (
+        "jobs are started by the pipeline, as the execution role"
+    )
+    assert "sagemaker:ListPipelines" not in granted, "listing has no resource type; it would need '*'"
+    assert granted["ecr:PutImage"] == {REPO}
+    assert "s3:DeleteObject" not in granted
+
+
+def test_sagemaker_trust_is_bound_to_the_account() -> None:
+    (statement,) = aws_policies.sagemaker_trust_policy(ACCOUNT)["Statement"]
+    assert statement["Principal"] == {"Service": "sagemaker.amazonaws.com"}
+    assert statement["Action"] == "sts:AssumeRole"
+    assert statement["Condition"] == {"StringEquals": {"aws:SourceAccount": ACCOUNT}}
+
+
+def test_github_trust_pins_audience_and_subject_exactly() -> None:
+    (statement,) = aws_policies.github_oidc_trust_policy(OIDC, "gridcast/gridcast", "aws")["Statement"]
+    assert statement["Principal"] == {"Federated": OIDC}
+    assert statement["Action"] == "sts:AssumeRoleWithWebIdentity"
+    assert statement["Condition"] == {
+        "StringEquals": {
+            "token.actions.githubusercontent.com:aud": "sts.amazonaws.com",
+            "token.actions.githubusercontent.com:sub": "repo:gridcast/gridcast:environment:aws",
+        }
+    }
+
+
+@pytest.mark.parametrize(("repository", "environment"), [("gridcast/*", "aws"), ("gridcast/gridcast", "*")])
+def test_github_trust_refuses_wildcards(repository: str, environment: str) -> None:
+    with pytest.raises(ValueError):
+        aws_policies.github_oidc_trust_policy(OIDC, repository, environment)
+
+
+def test_mlflow_server_role_is_confined_to_its_artifact_prefix() -> None:
+    granted = resources_by_action(
+        aws_policies.mlflow_server_role_policy(bucket_arn=BUCKET, artifact_prefix="/mlflow/", kms_key_arn=KEY)
+    )
+    assert granted["s3:PutObject"] == {f"{BUCKET}/mlflow/*"}
+    assert set().union(*granted.values()) == {BUCKET, f"{BUCKET}/mlflow/*", KEY}
+
+
+def test_bucket_policy_denies_plain_http_for_bucket_and_objects() -> None:
+    (statement,) = aws_policies.tls_only_bucket_policy(BUCKET)["Statement"]
+    assert statement["Effect"] == "Deny" and statement["Principal"] == "*" and statement["Action"] == "s3:*"
+    assert statement["Resource"] == [BUCKET, f"{BUCKET}/*"]
+    assert statement["Condition"] == {"Bool": {"aws:SecureTransport": "false"}}
+
+
+def test_lifecycle_expires_untagged_first_and_caps_the_image_count() -> None:
+    rules = aws_policies.ecr_lifecycle_policy(keep_images=5, untagged_days=7)["rules"]
+    assert [r["rulePriority"] for r in rules] == [1, 2]
+    assert rules[0]["selection"] == {
+        "tagStatus": "untagged",
+        "countType": "sinceImagePushed",
+        "countUnit": "days",
+        "countNumber": 7,
+    }
+    # ECR requires the tagStatus=any rule to have the lowest priority (highest number).
+    assert rules[-1]["selection"] == {"tagStatus": "any", "countType": "imageCountMoreThan", "countNumber": 5}
+    assert all(r["action"] == {"type": "expire"} for r in rules)
