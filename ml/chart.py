@@ -14,8 +14,17 @@ from matplotlib.figure import Figure
 from ml.overload import OverloadReport
 
 
-def forecast_figure(history: pd.Series, forecast: pd.DataFrame, report: OverloadReport) -> Figure:
-    """Daily peaks (hourly points would be a solid smear over seven years) with the interval band."""
+def forecast_figure(
+    history: pd.Series,
+    forecast: pd.DataFrame,
+    report: OverloadReport,
+    level_shifts: list[dict[str, object]] | None = None,
+) -> Figure:
+    """Daily peaks (hourly points would be a solid smear over seven years) with the interval band.
+
+    Detected level shifts are marked where they start; the simulated P10-P90 window of the first
+    overload is shaded, because that window, not one date, is what an upgrade is scheduled against.
+    """
     hist_daily = history.resample("D").max()
     fc = forecast.set_index("timestamp")[["predicted_kw", "lower_kw", "upper_kw"]].resample("D").max()
 
@@ -30,6 +39,8 @@ def forecast_figure(history: pd.Series, forecast: pd.DataFrame, report: Overload
         label=f"{report.interval_coverage:.0%} interval (daily peak)",
     )
     ax.plot(fc.index, fc["predicted_kw"], color="#4C78A8", lw=1.0, label="forecast daily peak")
+    _mark_level_shifts(ax, level_shifts or [])
+    _shade_first_overload_window(ax, report)
     ax.axhline(report.limit_kw, color="#E45756", lw=1.5, ls="--", label=f"limit {report.limit_kw:g} kW")
     if report.first_overload_at:
         first = pd.Timestamp(report.first_overload_at)
@@ -51,6 +62,35 @@ def forecast_figure(history: pd.Series, forecast: pd.DataFrame, report: Overload
     ax.legend(loc="upper left", fontsize=9, frameon=False)
     fig.tight_layout()
     return fig
+
+
+def _mark_level_shifts(ax: plt.Axes, level_shifts: list[dict[str, object]]) -> None:
+    for i, shift in enumerate(level_shifts):
+        at = pd.Timestamp(str(shift["at"]))
+        label = "level shift" if i == 0 else None
+        ax.axvline(at, color="#F58518", lw=1.2, ls=":", label=label)
+        ax.annotate(
+            f"{float(shift['size_kw']):+.1f} kW",
+            xy=(at, 1.0),
+            xycoords=("data", "axes fraction"),
+            xytext=(3, -14),
+            textcoords="offset points",
+            color="#F58518",
+            fontsize=9,
+        )
+
+
+def _shade_first_overload_window(ax: plt.Axes, report: OverloadReport) -> None:
+    if not report.first_overload_p10:
+        return
+    end = pd.Timestamp(report.first_overload_p90 or report.horizon_end)
+    ax.axvspan(
+        pd.Timestamp(report.first_overload_p10),
+        end,
+        color="#E45756",
+        alpha=0.12,
+        label="first overload P10-P90 (simulated)",
+    )
 
 
 def _headline(report: OverloadReport) -> str:

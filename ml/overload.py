@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 
 import pandas as pd
+
+from ml.uncertainty import OverloadSimulation
 
 
 @dataclass(frozen=True)
@@ -29,6 +31,16 @@ class OverloadReport:
     max_predicted_kw: float
     max_predicted_at: str
     interval_coverage: float
+    first_overload_p10: str | None = None
+    """From the simulation (coefficient draws plus residual noise): 10% of futures overload by then."""
+    first_overload_p50: str | None = None
+    first_overload_p90: str | None = None
+    """90% of simulated futures have overloaded by then; None if fewer do within the horizon."""
+    p_overload_by_year_end: dict[str, float] = field(default_factory=dict)
+    """Probability that the first overload has happened by 31 December of each year."""
+    expected_overload_hours: float | None = None
+    """Mean hours over the limit across the simulated futures."""
+    simulation_draws: int = 0
 
     def as_dict(self) -> dict[str, object]:
         data = asdict(self)
@@ -36,8 +48,14 @@ class OverloadReport:
         return data
 
 
-def analyse_overload(forecast: pd.DataFrame, limit_kw: float, coverage: float) -> OverloadReport:
-    """Read the overload answer off an hourly forecast with ``predicted_kw``, ``lower_kw``, ``upper_kw``."""
+def analyse_overload(
+    forecast: pd.DataFrame, limit_kw: float, coverage: float, simulation: OverloadSimulation | None = None
+) -> OverloadReport:
+    """Read the overload answer off an hourly forecast with ``predicted_kw``, ``lower_kw``, ``upper_kw``.
+
+    With a ``simulation`` of the same horizon (:func:`ml.uncertainty.simulate_overload`), the report
+    also carries the distribution of the first-overload date.
+    """
     if forecast.empty:
         raise ValueError("the forecast is empty: nothing to analyse")
     stamps = pd.DatetimeIndex(forecast["timestamp"])
@@ -59,7 +77,19 @@ def analyse_overload(forecast: pd.DataFrame, limit_kw: float, coverage: float) -
         max_predicted_kw=round(float(forecast["predicted_kw"].iloc[peak]), 3),
         max_predicted_at=stamps[peak].isoformat(),
         interval_coverage=coverage,
+        **(_distribution(simulation) if simulation is not None else {}),
     )
+
+
+def _distribution(simulation: OverloadSimulation) -> dict[str, object]:
+    return {
+        "first_overload_p10": simulation.first_overload_quantile(0.1),
+        "first_overload_p50": simulation.first_overload_quantile(0.5),
+        "first_overload_p90": simulation.first_overload_quantile(0.9),
+        "p_overload_by_year_end": simulation.p_overload_by_year_end(),
+        "expected_overload_hours": simulation.expected_overload_hours,
+        "simulation_draws": len(simulation.first_index),
+    }
 
 
 def _first(stamps: pd.DatetimeIndex, mask: object) -> str | None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, Literal
 
@@ -64,7 +65,7 @@ class Step(_Strict):
         return {name: Binding.parse(text) for name, text in self.inputs.items()}
 
     def placeholders(self) -> set[tuple[str, str]]:
-        return {match.groups() for arg in self.command for match in PLACEHOLDER.finditer(arg)}
+        return {(match.group(1), match.group(2)) for arg in self.command for match in PLACEHOLDER.finditer(arg)}
 
     def render(self, inputs: dict[str, str], outputs: dict[str, str], parameters: dict[str, Any]) -> list[str]:
         """The command with every placeholder replaced by a concrete path or value."""
@@ -96,7 +97,11 @@ class PipelineSpec(_Strict):
                             f"step {step.name!r} input {name!r}: no earlier step output "
                             f"'{binding.step}.outputs.{binding.name}'"
                         )
-            declared = {"inputs": step.inputs, "outputs": step.outputs, "parameters": self.parameters}
+            declared: dict[str, Mapping[str, object]] = {
+                "inputs": step.inputs,
+                "outputs": step.outputs,
+                "parameters": self.parameters,
+            }
             for kind, name in step.placeholders():
                 if name not in declared[kind]:
                     raise ValueError(f"step {step.name!r} command uses undeclared {kind}.{name}")

@@ -13,6 +13,14 @@ def _date(value: str | None) -> str:
     return value.replace("T", " ")[:16] if value else "none within the horizon"
 
 
+def _distribution_line(report: dict) -> str:
+    """P10/P50/P90 of the simulated first overload and the chance of one by each year end."""
+    quantiles = " / ".join(_date(report[f"first_overload_p{q}"])[:10] for q in (10, 50, 90))
+    by_year = ", ".join(f"{year} {p:.0%}" for year, p in report.get("p_overload_by_year_end", {}).items())
+    trend = f"; {report['trend']} growth" if report.get("trend") else ""
+    return f"{quantiles} (P(overload) by year end: {by_year}){trend}"
+
+
 def summary_table(output_dir: Path) -> Table:
     report = json.loads((output_dir / "overload_report.json").read_text())
     table = Table(show_header=False, box=None, pad_edge=False)
@@ -34,6 +42,11 @@ def summary_table(output_dir: Path) -> Table:
             f"{_date(report['first_overload_latest']) if report['first_overload_latest'] else 'beyond the horizon'})"
         )
     table.add_row("first overload", first)
+    if report.get("simulation_draws"):
+        table.add_row("first overload P10/P50/P90", _distribution_line(report))
+    if report.get("level_shifts"):
+        shifts = ", ".join(f"{_date(s['at'])[:10]} {s['size_kw']:+.1f} kW" for s in report["level_shifts"])
+        table.add_row("level shifts", shifts)
     low, high = report["overload_hours_range"]
     table.add_row(
         f"hours > {report['limit_kw']:g} kW",
@@ -49,5 +62,5 @@ def summary_table(output_dir: Path) -> Table:
 
 def print_summary(console: Console, output_dir: Path, files: list[Path]) -> None:
     table = summary_table(output_dir)
-    table.add_row("outputs", "\n".join(str(f) for f in files))
+    table.add_row("outputs", "\n".join(str(f.resolve()) for f in files))
     console.print(table)

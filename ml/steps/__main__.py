@@ -123,6 +123,32 @@ def predict_cmd(
     typer.echo(f"first overload: {report['first_overload_at'] or 'none within the horizon'}; outputs in {out}")
 
 
+@app.command("backtest")
+def backtest_cmd(
+    data: Data,
+    origins: Annotated[int, typer.Option("--origins", min=1, help="How many rolling forecast origins.")] = 4,
+    horizon_days: Annotated[
+        list[int] | None, typer.Option("--horizon-days", help="Bucket edges in days (repeat the option).")
+    ] = None,
+    trend: Annotated[str, typer.Option("--trend", help="auto, linear or compound.")] = "auto",
+    out: Annotated[Path | None, typer.Option("--out", help="Folder for backtest.csv.")] = None,
+    tracking_uri: TrackingUri = None,
+    pipeline_run_id: PipelineRun = None,
+) -> None:
+    """Refit at rolling origins through the history; print and log the error by forecast horizon."""
+    from ml.backtest import HORIZONS_DAYS
+    from ml.model import SeasonalTrendForecaster
+    from ml.steps.backtest import format_table, run_backtest
+
+    _configure(tracking_uri)
+    horizons = tuple(horizon_days) if horizon_days else HORIZONS_DAYS
+    try:
+        table = _run(run_backtest, data, SeasonalTrendForecaster(trend=trend), origins, horizons, out, pipeline_run_id)
+    except ValueError as exc:  # history too short for the origins asked for, or an unknown trend
+        _fail(str(exc), EXIT_BAD_INPUT)
+    typer.echo(format_table(table))
+
+
 def main() -> None:
     try:
         app()

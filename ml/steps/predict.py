@@ -7,14 +7,17 @@ from pathlib import Path
 
 import matplotlib.pyplot as plt
 import mlflow
+import pandas as pd
 
 from ml.chart import forecast_figure
 from ml.evaluate import forecast_index
-from ml.overload import analyse_overload
+from ml.model import SeasonalTrendForecaster
+from ml.overload import OverloadReport, analyse_overload
 from ml.steps import CHAMPION, MODEL_NAME
 from ml.steps.data_io import load_series, sha256
 from ml.steps.promote import Decision
 from ml.steps.tracking import champion_version, record_data, step_run
+from ml.uncertainty import simulate_overload
 
 DEFAULT_LIMIT_KW = 85.0
 DEFAULT_HORIZON_YEARS = 5.0
@@ -46,21 +49,26 @@ def predict(
                 f"with.{why}"
             )
         model = mlflow.sklearn.load_model(CHAMPION_URI)
-        forecast = model.predict_interval(forecast_index(series.index[-1], horizon_years))
-        overload = analyse_overload(forecast, limit_kw, model.coverage)
-        report = overload.as_dict() | {
-            "model_uri": CHAMPION_URI,
-            "model_version": version,
-            "run_id": run.info.run_id,
-            "data_sha256": digest,
-            "data_repairs": quality.repairs(),
-            "growth_kw_per_year": round(model.growth_kw_per_year_, 4),
-            "challenger": None if decision is None else decision.__dict__,
-        }
+        horizon = forecast_index(series.index[-1], horizon_years)
+        forecast = model.predict_interval(horizon)
+        overload = analyse_overload(forecast, limit_kw, model.coverage, simulate_overload(model, horizon, limit_kw))
+        report = (
+            overload.as_dict()
+            | model_findings(model, horizon, limit_kw)
+            | {
+                "model_uri": CHAMPION_URI,
+                "model_version": version,
+                "run_id": run.info.run_id,
+                "data_sha256": digest,
+                "data_repairs": quality.repairs() + sensor_repairs(model),
+                "growth_kw_per_year": round(model.growth_kw_per_year_, 4),
+                "challenger": None if decision is None else decision.__dict__,
+            }
+        )
         out.mkdir(parents=True, exist_ok=True)
         forecast.to_csv(out / "predictions.csv", index=False, float_format="%.3f", date_format="%Y-%m-%d %H:%M")
         (out / "overload_report.json").write_text(json.dumps(report, indent=2) + "\n")
-        figure = forecast_figure(series, forecast, overload)
+        figure = forecast_figure(series, forecast, overload, model.level_shifts_)
         figure.savefig(out / "forecast.png")
         plt.close(figure)
         mlflow.log_params({"limit_kw": limit_kw, "horizon_years": horizon_years, "model_version": version})
@@ -73,5 +81,47 @@ def predict(
             }
         )
         mlflow.set_tag("first_overload_timestamp", overload.first_overload_at or "none")
+        log_uncertainty(overload, report)
         mlflow.log_artifacts(str(out), artifact_path="outputs")
     return report
+
+
+def model_findings(model: SeasonalTrendForecaster, horizon: pd.DatetimeIndex, limit_kw: float) -> dict[str, object]:
+    """What the model decided on its own: growth shape (and what the other shape would say), steps, faults."""
+    runner_up_over = model.predict_runner_up(horizon) > limit_kw
+    runner_up_first = horizon[runner_up_over][0].isoformat() if runner_up_over.any() else None
+    return {
+        "trend": model.trend_,
+        "trend_selection": model.trend_selection_ | {"runner_up_first_overload_at": runner_up_first},
+        "growth_pct_per_year": round(model.growth_pct_per_year_, 3),
+        "level_shifts": model.level_shifts_,
+        "sensor_faults": {"spike_hours": model.spike_hours_, "flatline_hours": model.flatline_hours_},
+    }
+
+
+def sensor_repairs(model: SeasonalTrendForecaster) -> list[str]:
+    """Sentences for the faults the model left out of its fit, in the style of the data repairs."""
+    notes = []
+    if model.flatline_hours_:
+        notes.append(f"{model.flatline_hours_} flat-lined hours (stuck sensor) left out of the fit")
+    if model.spike_hours_:
+        notes.append(f"{model.spike_hours_} spike readings left out of the fit")
+    return notes
+
+
+def log_uncertainty(overload: OverloadReport, findings: dict[str, object]) -> None:
+    """The first-overload distribution and the model's own findings, as MLflow tags and metrics."""
+    mlflow.set_tags(
+        {
+            "first_overload_p10": overload.first_overload_p10 or "none",
+            "first_overload_p50": overload.first_overload_p50 or "none",
+            "first_overload_p90": overload.first_overload_p90 or "none",
+            "trend": str(findings["trend"]),
+            "runner_up_first_overload_at": str(findings["trend_selection"]["runner_up_first_overload_at"]),  # type: ignore[index]
+            "level_shifts": json.dumps(findings["level_shifts"]),
+        }
+    )
+    metrics = {f"p_overload_by_{year}": p for year, p in overload.p_overload_by_year_end.items()}
+    if overload.expected_overload_hours is not None:
+        metrics["expected_overload_hours"] = overload.expected_overload_hours
+    mlflow.log_metrics(metrics)

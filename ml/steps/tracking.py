@@ -15,6 +15,7 @@ from pathlib import Path
 import mlflow
 import pandas as pd
 from mlflow.data.dataset_source_registry import resolve_dataset_source
+from mlflow.data.pandas_dataset import from_pandas
 from mlflow.entities import Run
 from mlflow.exceptions import MlflowException
 from mlflow.tracking import MlflowClient
@@ -87,7 +88,7 @@ def step_run(step: str, pipeline_run_id: str | None, finishes_pipeline: bool = F
     parent = _parent_run_id(pipeline_run_id, exp_id) if pipeline_run_id else None
     tags = {"gridcast.step": step, **provenance_tags()}
     if parent:
-        tags |= {"mlflow.parentRunId": parent, PIPELINE_RUN_TAG: pipeline_run_id}
+        tags |= {"mlflow.parentRunId": parent, PIPELINE_RUN_TAG: str(pipeline_run_id)}
     client = MlflowClient()
     try:
         with mlflow.start_run(experiment_id=exp_id, run_name=step, tags=tags) as run:
@@ -154,7 +155,7 @@ def record_data(path: Path, digest: str, series: pd.Series, quality: DataQuality
         warnings.simplefilter("ignore", UserWarning)
         source = resolve_dataset_source(path.resolve().as_uri())
     mlflow.log_input(
-        mlflow.data.from_pandas(frame, source=source, targets="kw", name=path.name, digest=digest[:16]),
+        from_pandas(frame, source=source, targets="kw", name=path.name, digest=digest[:16]),
         context="training",
     )
 

@@ -8,7 +8,6 @@ from importlib.metadata import version
 from pathlib import Path
 
 import mlflow
-import pandas as pd
 from mlflow.models import ModelSignature
 from mlflow.types import ColSpec, Schema
 
@@ -58,6 +57,29 @@ def pinned_requirements() -> list[str]:
     return [f"{name}=={version(name)}" for name in RUNTIME_PACKAGES]
 
 
+def log_model_choices(model: SeasonalTrendForecaster) -> None:
+    """The choices the fit made from the data: growth shape with both scores, level steps, sensor faults."""
+    selection = model.trend_selection_
+    mlflow.set_tags(
+        {
+            "trend": model.trend_,
+            "trend_rule": str(selection["rule"]),
+            "trend_runner_up": model.runner_up_trend_,
+            "level_shifts": json.dumps(model.level_shifts_),
+        }
+    )
+    mlflow.log_metrics(
+        {
+            "trend_bic_linear": float(selection["bic_linear"]),
+            "trend_bic_compound": float(selection["bic_compound"]),
+            "growth_pct_per_year": model.growth_pct_per_year_,
+            "level_shift_count": len(model.level_shifts_),
+            "sensor_spike_hours": model.spike_hours_,
+            "sensor_flatline_hours": model.flatline_hours_,
+        }
+    )
+
+
 def train(
     data: Path,
     model_out: Path,
@@ -80,6 +102,7 @@ def train(
                 "fit_observations": final.n_observations_,
             }
         )
+        log_model_choices(final)
         info = mlflow.sklearn.log_model(
             final,
             name="model",
@@ -89,7 +112,6 @@ def train(
             serialization_format="skops",  # safe to load: only the types listed below may be rebuilt
             skops_trusted_types=TRUSTED_TYPES,
             registered_model_name=MODEL_NAME,
-            input_example=pd.DataFrame({"timestamp": series.index[-3:]}),
         )
         log_environment()
         candidate = Candidate(

@@ -1,0 +1,41 @@
+"""Sensor faults that are not load: flat-lined readings and isolated spikes.
+
+A stuck sensor repeats its last value; a glitch reads far off the load's own pattern. Both would
+pull a least-squares fit, so they are flagged and left out of it (and counted, never hidden).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+FLATLINE_MIN_HOURS = 4
+"""Real hourly peaks to two decimals repeat four times running essentially never; a stuck sensor does."""
+SPIKE_ROBUST_Z = 6.0
+"""A residual this many robust standard deviations out is a glitch, not weather (about 1 in 10^9 if normal)."""
+
+
+def flatline_mask(values: np.ndarray, min_hours: int = FLATLINE_MIN_HOURS) -> np.ndarray:
+    """True for every reading inside a run of at least ``min_hours`` identical consecutive values."""
+    values = np.asarray(values, dtype=float)
+    if len(values) == 0 or min_hours < 2:
+        return np.zeros(len(values), dtype=bool)
+    same_as_previous = np.concatenate([[False], (values[1:] == values[:-1]) & ~np.isnan(values[1:])])
+    run_id = np.cumsum(~same_as_previous)
+    run_length = np.bincount(run_id)[run_id]
+    return (run_length >= min_hours) & ~np.isnan(values)
+
+
+def robust_z(residuals: np.ndarray) -> np.ndarray:
+    """Distance from the median in units of the MAD-based standard deviation (NaN stays NaN)."""
+    residuals = np.asarray(residuals, dtype=float)
+    centre = np.nanmedian(residuals)
+    mad = np.nanmedian(np.abs(residuals - centre)) * 1.4826
+    if not np.isfinite(mad) or mad == 0:
+        return np.zeros_like(residuals)
+    return (residuals - centre) / mad
+
+
+def spike_mask(residuals: np.ndarray, threshold: float = SPIKE_ROBUST_Z) -> np.ndarray:
+    """True where a residual's robust z-score exceeds ``threshold`` in either direction."""
+    z = robust_z(residuals)
+    return np.abs(np.nan_to_num(z, nan=0.0)) > threshold
