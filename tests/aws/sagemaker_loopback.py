@@ -1,0 +1,329 @@
+"""A loopback AWS for the aws backend's tests: moto's real HTTP server plus a stand-in pipeline engine.
+
+What is real here: moto's S3, KMS, CloudWatch Logs and SageMaker control-plane records, reached
+over HTTP by the backend's own boto3 clients; botocore's request validation of every job the
+engine starts; and the step code itself (``python -m ml.steps``), run as the container would run it.
+
+What is a TEST DOUBLE, because nothing here can run SageMaker (no containers, no cloud):
+
+* moto 5.2 stores pipelines and executions but runs nothing: it marks each execution
+  "Succeeded" at once, and it has no ListPipelineExecutionSteps or StopPipelineExecution at all.
+  :func:`install` adds those two operations to moto's SageMaker handler (served from this
+  engine's step table) and hooks StartPipelineExecution so the engine runs the execution.
+* :class:`PipelineEngine` plays the SageMaker Pipelines service: for each step of the stored
+  definition it resolves the pipeline expressions (``Get``, ``Std:Join``, step properties), starts
+  the job with a real CreateTrainingJob/CreateProcessingJob request to moto (so botocore checks
+  the arguments against the SageMaker API model), then plays the job: it stages the S3 inputs
+  into a folder that stands for ``/opt/ml``, runs the container's entrypoint and arguments with
+  ``/opt/ml`` mapped to that folder, uploads the outputs where SageMaker would, and writes the
+  job's output to CloudWatch Logs. The MLflow tracking server ARN the job receives cannot be
+  reached from here, so the step processes use a local SQLite store instead (the ARN the job got is
+  recorded in :attr:`PipelineEngine.tracking_uris` for the tests to check).
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+import os
+import re
+import secrets
+import subprocess
+import sys
+import threading
+import time
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import boto3
+from botocore.config import Config
+from moto.core.responses import ActionResult
+from moto.sagemaker.responses import SageMakerResponse
+from moto.sagemaker.utils import get_pipeline_execution_from_arn
+
+OPT_ML = "/opt/ml"
+PROPERTY = re.compile(r"^(?P<name>[A-Za-z0-9]+)(?:\['(?P<key>[^']+)'\])?$")
+PASSED_ENV = ("PATH", "HOME", "LANG", "LC_ALL", "TZ", "TMPDIR")
+
+
+@dataclass
+class Execution:
+    arn: str
+    record: Any  # moto's FakePipelineExecution: its status is what DescribePipelineExecution returns
+    definition: dict[str, Any]
+    parameters: dict[str, Any]
+    steps: list[dict[str, Any]] = field(default_factory=list)
+    properties: dict[str, dict[str, Any]] = field(default_factory=dict)
+    stop: threading.Event = field(default_factory=threading.Event)
+    thread: threading.Thread | None = None
+
+    @property
+    def id(self) -> str:
+        return self.arn.rsplit("/", 1)[-1]
+
+
+class PipelineEngine:
+    """Runs the executions moto records, one thread each (see the module docstring)."""
+
+    def __init__(self, endpoint: str, region: str) -> None:
+        self.endpoint = endpoint
+        self.region = region
+        self.workdir = Path()
+        self.executions: dict[str, Execution] = {}
+        self.tracking_uris: list[str] = []
+        self.lock = threading.Lock()
+
+    def reset(self, workdir: Path) -> None:
+        for execution in list(self.executions.values()):
+            execution.stop.set()
+            if execution.thread:
+                execution.thread.join(timeout=30)
+        self.executions, self.tracking_uris, self.workdir = {}, [], workdir
+
+    def _client(self, service: str) -> Any:
+        config = Config(s3={"addressing_style": "path"})
+        return boto3.client(service, region_name=self.region, endpoint_url=self.endpoint, config=config)
+
+    # -- the three operations the backend calls that moto does not run ---------------------------
+
+    def start(self, arn: str, record: Any) -> None:
+        definition = json.loads(record.pipeline_definition_for_execution)
+        parameters = {p["Name"]: p.get("DefaultValue") for p in definition.get("Parameters", [])}
+        parameters |= {p["Name"]: p["Value"] for p in record.pipeline_parameters or []}
+        execution = Execution(arn, record, definition, parameters)
+        record.pipeline_execution_status = "Executing"
+        with self.lock:
+            self.executions[arn] = execution
+        execution.thread = threading.Thread(target=self._run, args=(execution,), daemon=True)
+        execution.thread.start()
+
+    def list_steps(self, arn: str) -> list[dict[str, Any]]:
+        with self.lock:
+            return copy.deepcopy(self.executions[arn].steps)
+
+    def stop(self, arn: str) -> None:
+        execution = self.executions[arn]
+        if execution.record.pipeline_execution_status == "Executing":
+            execution.record.pipeline_execution_status = "Stopping"
+        execution.stop.set()
+
+    def wait(self, arn: str, timeout: float = 120) -> str:
+        execution = self.executions[arn]
+        if execution.thread:
+            execution.thread.join(timeout)
+        return str(execution.record.pipeline_execution_status)
+
+    # -- playing the pipeline ---------------------------------------------------------------------
+
+    def _run(self, execution: Execution) -> None:
+        outcome = "Succeeded"
+        for step in execution.definition["Steps"]:
+            if execution.stop.is_set():
+                outcome = "Stopped"
+                break
+            status = self._run_step(execution, step)
+            if status != "Succeeded":
+                outcome = status
+                break
+        execution.record.pipeline_execution_status = outcome
+
+    def _set(self, entry: dict[str, Any], **changes: Any) -> None:
+        with self.lock:
+            entry.update(changes)
+
+    def _run_step(self, execution: Execution, step: dict[str, Any]) -> str:
+        entry: dict[str, Any] = {
+            "StepName": step["Name"],
+            "StepDescription": step.get("Description", ""),
+            "StartTime": datetime.now(UTC),
+            "StepStatus": "Starting",
+            "AttemptCount": 1,
+            "Metadata": {},
+        }
+        with self.lock:
+            execution.steps.append(entry)
+        try:
+            arguments = self._resolve(step["Arguments"], execution)
+            job = f"pipelines-{execution.id}-{step['Name']}-{secrets.token_hex(3)}"[:63]
+            sagemaker = self._client("sagemaker")
+            if step["Type"] == "Training":
+                arn = sagemaker.create_training_job(TrainingJobName=job, **arguments)["TrainingJobArn"]
+                metadata = {"TrainingJob": {"Arn": arn}}
+            else:
+                arn = sagemaker.create_processing_job(ProcessingJobName=job, **arguments)["ProcessingJobArn"]
+                metadata = {"ProcessingJob": {"Arn": arn}}
+            self._set(entry, StepStatus="Executing", Metadata=metadata)
+            status, reason, properties = Container(self, job, step["Type"], arguments).run(execution.stop)
+        except Exception as exc:  # an engine or validation error must show as a failed step, not a hang
+            status, reason, properties = "Failed", f"engine: {type(exc).__name__}: {exc}", {}
+        execution.properties[step["Name"]] = properties
+        changes: dict[str, Any] = {"StepStatus": status, "EndTime": datetime.now(UTC)}
+        if reason:
+            changes["FailureReason"] = reason
+        self._set(entry, **changes)
+        return status
+
+    def _resolve(self, value: Any, execution: Execution) -> Any:
+        if isinstance(value, dict) and set(value) == {"Get"}:
+            return self._get(value["Get"], execution)
+        if isinstance(value, dict) and set(value) == {"Std:Join"}:
+            join = value["Std:Join"]
+            return join["On"].join(str(self._resolve(v, execution)) for v in join["Values"])
+        if isinstance(value, dict):
+            return {k: self._resolve(v, execution) for k, v in value.items()}
+        if isinstance(value, list):
+            return [self._resolve(v, execution) for v in value]
+        return value
+
+    def _get(self, path: str, execution: Execution) -> Any:
+        root, _, rest = path.partition(".")
+        if root == "Execution" and rest == "PipelineExecutionId":
+            return execution.id
+        if root == "Parameters":
+            return execution.parameters[rest]
+        if root == "Steps":
+            step, _, prop = rest.partition(".")
+            value: Any = execution.properties[step]
+            for part in prop.split("."):
+                match = PROPERTY.match(part)
+                if match is None:
+                    raise ValueError(f"cannot read property {path!r}")
+                value = value[match["name"]]
+                if match["key"] is not None:  # Outputs['name']: the list item with that OutputName
+                    value = next(item for item in value if item.get("OutputName") == match["key"])
+            return value
+        raise ValueError(f"unknown pipeline expression {path!r}")
+
+
+class Container:
+    """One job played on this machine, with ``/opt/ml`` mapped to a folder of its own."""
+
+    def __init__(self, engine: PipelineEngine, job: str, kind: str, arguments: dict[str, Any]) -> None:
+        self.engine, self.job, self.kind, self.arguments = engine, job, kind, arguments
+        self.root = engine.workdir / job
+        self.s3 = engine._client("s3")
+
+    def local(self, path: str) -> Path:
+        return Path(str(self.root) + path) if path.startswith(OPT_ML) else Path(path)
+
+    def run(self, stop: threading.Event) -> tuple[str, str, dict[str, Any]]:
+        training = self.kind == "Training"
+        spec = self.arguments["AlgorithmSpecification"] if training else self.arguments["AppSpecification"]
+        for channel in self.arguments.get("InputDataConfig", []):
+            source = channel["DataSource"]["S3DataSource"]["S3Uri"]
+            self._stage(source, self.local(f"{OPT_ML}/input/data/{channel['ChannelName']}"))
+        for item in self.arguments.get("ProcessingInputs", []):
+            self._stage(item["S3Input"]["S3Uri"], self.local(item["S3Input"]["LocalPath"]))
+        for folder in (f"{OPT_ML}/model", f"{OPT_ML}/output"):
+            self.local(folder).mkdir(parents=True, exist_ok=True)
+        environment = self.arguments.get("Environment", {})
+        self.engine.tracking_uris.append(environment.get("MLFLOW_TRACKING_URI", ""))
+        env = {k: os.environ[k] for k in PASSED_ENV if k in os.environ} | environment
+        env |= {
+            "MLFLOW_TRACKING_URI": f"sqlite:///{self.engine.workdir / 'mlflow' / 'mlflow.db'}",
+            "GRIDCAST_HOME": str(self.engine.workdir / "mlflow"),
+            "GRIDCAST_FAILURE_FILE": str(self.local(f"{OPT_ML}/output/failure")),
+            "PYTHONWARNINGS": "ignore",
+        }
+        command = [*spec["ContainerEntrypoint"], *spec.get("ContainerArguments", [])]
+        command = [sys.executable if arg == "python" else str(self.local(arg)) for arg in command]
+        log_path = self.root / "container.log"
+        with log_path.open("w") as log:
+            process = subprocess.Popen(command, cwd=self.root, env=env, stdout=log, stderr=subprocess.STDOUT)
+            while process.poll() is None:
+                if stop.wait(0.05):
+                    process.terminate()
+                    process.wait()
+                    self._write_logs(log_path)
+                    return "Stopped", "", {}
+        self._write_logs(log_path)
+        if process.returncode != 0:
+            failure = self.local(f"{OPT_ML}/output/failure")
+            message = failure.read_text().strip() if failure.is_file() else ""
+            if training:  # SageMaker reports a training container's /opt/ml/output/failure
+                return "Failed", f"AlgorithmError: {message}, exit code: {process.returncode}", {}
+            return "Failed", "AlgorithmError: See job logs for more information", {}
+        return "Succeeded", "", self._upload_outputs(training)
+
+    def _stage(self, uri: str, folder: Path) -> None:
+        bucket, _, prefix = uri.removeprefix("s3://").partition("/")
+        pages = self.s3.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=prefix)
+        for page in pages:
+            for item in page.get("Contents", []):
+                target = folder / item["Key"][len(prefix) :].lstrip("/")
+                target.parent.mkdir(parents=True, exist_ok=True)
+                self.s3.download_file(bucket, item["Key"], str(target))
+
+    def _put_folder(self, folder: Path, uri: str, kms_key: str | None) -> None:
+        bucket, _, prefix = uri.removeprefix("s3://").partition("/")
+        extra = {"ServerSideEncryption": "aws:kms", "SSEKMSKeyId": kms_key} if kms_key else {}
+        for path in sorted(p for p in folder.rglob("*") if p.is_file()):
+            key = f"{prefix.rstrip('/')}/{path.relative_to(folder).as_posix()}"
+            self.s3.upload_file(str(path), bucket, key, ExtraArgs=extra)
+
+    def _upload_outputs(self, training: bool) -> dict[str, Any]:
+        """Upload where SageMaker would and return the step properties later steps may read."""
+        if training:
+            config = self.arguments["OutputDataConfig"]
+            # CompressionType NONE: the model folder's files, uncompressed, under <path>/<job>/output/model/.
+            assert config.get("CompressionType") == "NONE", "the engine plays uncompressed model output only"
+            artifacts = f"{config['S3OutputPath'].rstrip('/')}/{self.job}/output/model/"
+            self._put_folder(self.local(f"{OPT_ML}/model"), artifacts, config.get("KmsKeyId"))
+            return {"ModelArtifacts": {"S3ModelArtifacts": artifacts}}
+        config = self.arguments["ProcessingOutputConfig"]
+        for output in config["Outputs"]:
+            self._put_folder(self.local(output["S3Output"]["LocalPath"]), output["S3Output"]["S3Uri"], None)
+        return {"ProcessingOutputConfig": config}
+
+    def _write_logs(self, log_path: Path) -> None:
+        logs = self.engine._client("logs")
+        group = "/aws/sagemaker/TrainingJobs" if self.kind == "Training" else "/aws/sagemaker/ProcessingJobs"
+        stream = f"{self.job}/algo-1-{int(time.time())}"
+        if not logs.describe_log_groups(logGroupNamePrefix=group)["logGroups"]:
+            logs.create_log_group(logGroupName=group)
+        logs.create_log_stream(logGroupName=group, logStreamName=stream)
+        now = int(time.time() * 1000)
+        lines = log_path.read_text(errors="replace").splitlines() or ["(no output)"]
+        events = [{"timestamp": now, "message": line} for line in lines]
+        logs.put_log_events(logGroupName=group, logStreamName=stream, logEvents=events)
+
+
+def install(engine: PipelineEngine) -> list[tuple[str, Any]]:
+    """Teach moto's SageMaker handler the missing operations; returns what to restore afterwards."""
+    original_start = SageMakerResponse.start_pipeline_execution
+
+    def start_pipeline_execution(self: SageMakerResponse) -> ActionResult:
+        result = original_start(self)
+        arn = result.result["PipelineExecutionArn"]  # type: ignore[index]
+        engine.start(arn, get_pipeline_execution_from_arn(self.sagemaker_backend.pipelines, arn))
+        return result
+
+    def list_pipeline_execution_steps(self: SageMakerResponse) -> ActionResult:
+        steps = engine.list_steps(self._get_param("PipelineExecutionArn"))
+        if self._get_param("SortOrder", "Descending") == "Descending":
+            steps.reverse()
+        return ActionResult({"PipelineExecutionSteps": steps})
+
+    def stop_pipeline_execution(self: SageMakerResponse) -> ActionResult:
+        arn = self._get_param("PipelineExecutionArn")
+        engine.stop(arn)
+        return ActionResult({"PipelineExecutionArn": arn})
+
+    saved = [(name, getattr(SageMakerResponse, name, None)) for name in _ADDED]
+    SageMakerResponse.start_pipeline_execution = start_pipeline_execution  # type: ignore[method-assign]
+    SageMakerResponse.list_pipeline_execution_steps = list_pipeline_execution_steps  # type: ignore[attr-defined]
+    SageMakerResponse.stop_pipeline_execution = stop_pipeline_execution  # type: ignore[attr-defined]
+    return saved
+
+
+def uninstall(saved: list[tuple[str, Any]]) -> None:
+    for name, value in saved:
+        if value is None:
+            delattr(SageMakerResponse, name)
+        else:
+            setattr(SageMakerResponse, name, value)
+
+
+_ADDED = ("start_pipeline_execution", "list_pipeline_execution_steps", "stop_pipeline_execution")
