@@ -31,9 +31,11 @@ def failure_file() -> Path:
 
 
 def _record_failure(message: str) -> None:
+    """Training jobs read ``failure``; processing jobs show ``message`` beside it as their exit message."""
     path = failure_file()
     if path.parent.is_dir():
-        path.write_text(message[:1000] + "\n")
+        for target in (path, path.with_name("message")):
+            target.write_text(message[:1000] + "\n")
 
 
 def _fail(message: str, code: int) -> None:

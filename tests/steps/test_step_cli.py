@@ -34,6 +34,7 @@ def test_bad_input_exits_2_with_one_clear_line_and_tells_the_engine(tmp_path: Pa
     assert f"error: {expected}" in result.stderr
     assert "Traceback" not in result.stderr
     assert failure.read_text().strip() == expected  # SageMaker shows this as the FailureReason
+    assert (failure.parent / "message").read_text().strip() == expected  # ...and this for processing jobs
     assert not (tmp_path / "m").exists()
 
 
