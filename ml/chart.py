@@ -96,8 +96,11 @@ def _shade_first_overload_window(ax: plt.Axes, report: OverloadReport) -> None:
 def _headline(report: OverloadReport) -> str:
     if not report.first_overload_at:
         return f"No overload of the {report.limit_kw:g} kW limit forecast before {report.horizon_end[:10]}"
+    latest = (report.first_overload_latest or "beyond the horizon")[:10]
+    spread = f"hourly-load interval {str(report.first_overload_earliest)[:10]} to {latest}"
+    if report.first_overload_p10:
+        spread = f"P10-P90 {report.first_overload_p10[:10]} to {(report.first_overload_p90 or 'later')[:10]}; " + spread
     return (
-        f"First overload {report.first_overload_at[:10]} (interval {str(report.first_overload_earliest)[:10]}"
-        f" to {str(report.first_overload_latest or 'beyond horizon')[:16]}); "
-        f"{report.overload_hours:,} h over {report.limit_kw:g} kW, peak {report.max_predicted_kw:.1f} kW"
+        f"First overload {report.first_overload_at[:10]} ({spread})\n"
+        f"{report.overload_hours:,} h over {report.limit_kw:g} kW forecast, peak {report.max_predicted_kw:.1f} kW"
     )
