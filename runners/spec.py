@@ -52,6 +52,17 @@ class Binding(_Strict):
         raise ValueError(f"binding {text!r} is neither 'pipeline.inputs.NAME' nor 'steps.STEP.outputs.NAME'")
 
 
+SHARD_PARAMETERS = ("shard_index", "shard_count")
+"""Set per shard by the backend, never declared by the pipeline: a sharded step's command must use both."""
+
+
+class Shards(_Strict):
+    """Run a step as ``count`` independent instances, each told its ``${{parameters.shard_index}}`` (0-based)
+    and ``${{parameters.shard_count}}``; how it splits its work by them is the step's business."""
+
+    count: int = Field(ge=1)
+
+
 class Step(_Strict):
     name: str
     display_name: str
@@ -60,6 +71,7 @@ class Step(_Strict):
     outputs: dict[str, StepOutput] = Field(default_factory=dict)
     exit_codes: dict[str, Literal["rejected"]] = Field(default_factory=dict)
     resources: dict[str, dict[str, Any]] = Field(default_factory=dict)
+    shards: Shards | None = None
 
     def bindings(self) -> dict[str, Binding]:
         return {name: Binding.parse(text) for name, text in self.inputs.items()}
@@ -71,6 +83,15 @@ class Step(_Strict):
         """The command with every placeholder replaced by a concrete path or value."""
         tables = {"inputs": inputs, "outputs": outputs, "parameters": parameters}
         return [PLACEHOLDER.sub(lambda m: str(tables[m.group(1)][m.group(2)]), arg) for arg in self.command]
+
+    def render_shards(
+        self, inputs: dict[str, str], outputs: dict[str, str], parameters: dict[str, Any], count: int | None = None
+    ) -> list[list[str]]:
+        """One command per shard (``count`` overrides the spec's); a step without shards gives one command."""
+        if self.shards is None:
+            return [self.render(inputs, outputs, parameters)]
+        n = count or self.shards.count
+        return [self.render(inputs, outputs, parameters | {"shard_index": i, "shard_count": n}) for i in range(n)]
 
 
 class PipelineSpec(_Strict):
@@ -102,6 +123,9 @@ class PipelineSpec(_Strict):
                 "outputs": step.outputs,
                 "parameters": self.parameters,
             }
+            if step.shards is not None:
+                _check_shards(step, self.parameters)
+                declared["parameters"] = {**self.parameters, **dict.fromkeys(SHARD_PARAMETERS, step.shards)}
             for kind, name in step.placeholders():
                 if name not in declared[kind]:
                     raise ValueError(f"step {step.name!r} command uses undeclared {kind}.{name}")
@@ -126,6 +150,20 @@ class PipelineSpec(_Strict):
 
     def result_binding(self) -> Binding:
         return Binding.parse(self.result)
+
+
+def _check_shards(step: Step, parameters: Mapping[str, Parameter]) -> None:
+    """A sharded step must pass both shard values to its command, and the names are the backend's."""
+    clash = [name for name in SHARD_PARAMETERS if name in parameters]
+    if clash:
+        raise ValueError(f"pipeline parameter(s) {', '.join(clash)} are reserved for sharded steps")
+    used = {name for kind, name in step.placeholders() if kind == "parameters"}
+    missing = [name for name in SHARD_PARAMETERS if name not in used]
+    if missing:
+        raise ValueError(
+            f"step {step.name!r} has shards but its command does not use "
+            + ", ".join(f"${{{{parameters.{name}}}}}" for name in missing)
+        )
 
 
 def load_spec(path: Path | None = None) -> PipelineSpec:

@@ -151,6 +151,58 @@ def backtest_cmd(
     typer.echo(format_table(table))
 
 
+@app.command("fleet")
+def fleet_cmd(
+    data: Annotated[
+        Path, typer.Option("--data", help="CSV with 'transformer_id,timestamp,kw', or a folder of <id>.csv files.")
+    ],
+    limits: Annotated[Path, typer.Option("--limits", help="CSV with 'transformer_id,limit_kw'.")],
+    out: Annotated[Path, typer.Option("--out", help="Folder for fleet_report.csv, fleet_risk.png, the model.")],
+    horizon_years: Annotated[float, typer.Option("--horizon-years", min=0.01, max=30)] = 5.0,
+    jobs: Annotated[int, typer.Option("--jobs", min=0, help="Worker processes; 0: one per core.")] = 0,
+    shard_index: Annotated[int, typer.Option("--shard-index", min=0)] = 0,
+    shard_count: Annotated[int, typer.Option("--shard-count", min=1, help="Split by sha256(id) mod count.")] = 1,
+    default_limit_kw: Annotated[
+        float | None, typer.Option("--default-limit-kw", help="Limit for ids not in --limits; 0 or absent: none.")
+    ] = None,
+    draws: Annotated[int, typer.Option("--draws", min=10, help="Simulation draws per transformer.")] = 100,
+    tracking_uri: TrackingUri = None,
+    pipeline_run_id: PipelineRun = None,
+) -> None:
+    """Forecast every transformer with its own limit, in parallel; rank the fleet by overload risk."""
+    from ml.steps.fleet import run_fleet
+
+    _configure(tracking_uri)
+    default = default_limit_kw if default_limit_kw and default_limit_kw > 0 else None
+    shard = {"shard_index": shard_index, "shard_count": shard_count, "pipeline_run_id": pipeline_run_id}
+    summary = _run(
+        run_fleet, data, limits, out, horizon_years, jobs or None, default_limit_kw=default, draws=draws, **shard
+    )
+    typer.echo(
+        f"{summary['forecast']} of {summary['transformers']} transformers forecast, {summary['failed']} failed"
+        f" (see fleet_errors.csv), {summary['overloading_within_horizon']} overload within the horizon;"
+        f" outputs in {summary['out']}"
+    )
+
+
+@app.command("fleet-merge")
+def fleet_merge_cmd(
+    parts: Annotated[list[Path], typer.Option("--parts", help="Shard output folders (repeat), or their parent.")],
+    out: Annotated[Path, typer.Option("--out", help="Folder for the merged fleet outputs.")],
+    tracking_uri: TrackingUri = None,
+    pipeline_run_id: PipelineRun = None,
+) -> None:
+    """Combine fleet shards into one ranking, one errors table and one model artifact."""
+    from ml.steps.fleet import merge_fleet
+
+    _configure(tracking_uri)
+    summary = _run(merge_fleet, parts, out, pipeline_run_id)
+    typer.echo(
+        f"merged {summary['merged_shards']} shard(s): {summary['forecast']} transformers ranked, "
+        f"{summary['failed']} failed; outputs in {summary['out']}"
+    )
+
+
 def main() -> None:
     try:
         app()

@@ -1,0 +1,458 @@
+"""Fleets: forecast every transformer with its own limit, in parallel, and rank them by risk.
+
+Pure logic (no MLflow, no file I/O of its own): the step hands in raw tables, or opaque sources
+with a ``load`` function that turns one into a raw table inside the worker, so reading happens
+where the work happens and the parent never holds the whole fleet's text at once.
+
+Per transformer the work is kept lean: the design over the horizon is built once (by
+:meth:`SeasonalTrendForecaster.draw_sampler`) and serves the point forecast and every coefficient
+draw; no interval frame is built. The expected overload hours are computed exactly in expectation,
+``sum_t Phi((mu_t - limit) / sigma)`` per draw (the noise's AR(1) memory does not change a mean),
+rather than by simulating the noise: same expectation, no noise paths.
+
+Failure rule: one transformer's bad data (or a fit that cannot be made) is recorded as a
+:class:`TransformerFailure` and the rest of the fleet goes on; the caller decides what a run with
+failures means (the step exits non-zero only when every transformer failed, because a partial
+ranking of a large fleet is still actionable and the failures are listed next to it).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import re
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import asdict, dataclass, field
+
+import numpy as np
+import pandas as pd
+from scipy import linalg, special
+
+from ml.evaluate import forecast_index
+from ml.model import SeasonalTrendForecaster
+from ml.uncertainty import SEED, OverloadSimulation
+from ml.validation import DataPolicy, DataValidationError, validate_load
+
+ID = "transformer_id"
+LIMIT = "limit_kw"
+FLEET_DRAWS = 100
+CHUNK = 50
+NEAR_SIGMAS = 6.0  # hours further than this below the limit contribute nothing to expected overload hours
+REPORT_COLUMNS = [
+    "rank",
+    ID,
+    LIMIT,
+    "first_overload_at",
+    "first_overload_p10",
+    "first_overload_p50",
+    "first_overload_p90",
+    "p_overload_within_horizon",
+    "expected_overload_hours",
+    "max_predicted_kw",
+    "max_load_ratio",
+    "growth_kw_per_year",
+    "growth_pct_per_year",
+    "trend",
+    "level_shifts",
+    "data_repairs",
+    "history_start",
+    "history_end",
+    "horizon_end",
+]
+ERROR_COLUMNS = [ID, "error"]
+
+
+# -- identities, sharding, limits -----------------------------------------------------------
+def stable_hash(transformer_id: str) -> int:
+    """A hash of the id that is the same in every process and on every machine (unlike ``hash()``)."""
+    return int.from_bytes(hashlib.sha256(transformer_id.encode("utf-8")).digest()[:8], "big")
+
+
+def shard_of(transformer_id: str, shard_count: int) -> int:
+    """Which of ``shard_count`` shards owns this transformer: sha256 of the id, modulo the count."""
+    if shard_count < 1:
+        raise ValueError(f"shard count must be at least 1, got {shard_count}")
+    return stable_hash(transformer_id) % shard_count
+
+
+def check_shard(shard_index: int, shard_count: int) -> None:
+    if shard_count < 1 or not 0 <= shard_index < shard_count:
+        raise ValueError(f"shard index {shard_index} is not in 0..{shard_count - 1} (shard count {shard_count})")
+
+
+def resolve_limits(
+    ids: Iterable[str], limits: Mapping[str, float], default_limit_kw: float | None, source: str
+) -> dict[str, float]:
+    """Each transformer's limit; a transformer with none (and no default) is refused, all named at once."""
+    ids = list(ids)
+    missing = [tid for tid in ids if tid not in limits]
+    if missing and default_limit_kw is None:
+        shown = ", ".join(missing[:10]) + (f" and {len(missing) - 10} more" if len(missing) > 10 else "")
+        raise DataValidationError(
+            f"{source}: no '{LIMIT}' for transformer(s) {shown}; add a '{ID},{LIMIT}' row for each "
+            "or pass --default-limit-kw."
+        )
+    return {tid: float(limits.get(tid, default_limit_kw)) for tid in ids}  # type: ignore[arg-type]
+
+
+def parse_limits(raw: pd.DataFrame, source: str) -> dict[str, float]:
+    """A ``transformer_id,limit_kw`` table (read as text) as a mapping; bad rows named by file line."""
+    missing = [c for c in (ID, LIMIT) if c not in raw.columns]
+    if missing:
+        raise DataValidationError(
+            f"{source}: missing column {', '.join(repr(c) for c in missing)}; expected a header '{ID},{LIMIT}' "
+            f"(found: {', '.join(map(str, raw.columns)) or 'none'})."
+        )
+    ids = raw[ID].fillna("").str.strip()
+    values = pd.to_numeric(raw[LIMIT].str.strip(), errors="coerce")
+    lines = pd.Series(np.arange(len(raw)) + 2, index=raw.index)
+    for bad, what in (
+        (ids == "", f"an empty '{ID}'"),
+        (~(values > 0) | ~np.isfinite(values.fillna(np.inf)), f"a '{LIMIT}' that is not a positive number"),
+        (ids.duplicated(keep=False) & (ids != ""), f"a repeated '{ID}'"),
+    ):
+        if bad.any():
+            at = ", ".join(f"line {n}" for n in lines[bad].iloc[:5])
+            raise DataValidationError(f"{source}: {int(bad.sum())} row(s) with {what}, at {at}.")
+    return dict(zip(ids, values.astype(float), strict=True))
+
+
+# -- splitting a long table -----------------------------------------------------------------
+def split_long_frame(raw: pd.DataFrame, source: str) -> list[tuple[str, pd.DataFrame]]:
+    """One raw table per ``transformer_id``, in first-seen order; each keeps its file line numbers
+    in a ``_line`` column (given, when ``raw`` was filtered, or counted from 2 after the header) so a
+    validation message can point at the line in the original file."""
+    if ID not in raw.columns:
+        raise DataValidationError(
+            f"{source}: missing column '{ID}'; a fleet table needs '{ID},timestamp,kw' "
+            f"(found: {', '.join(map(str, raw.columns)) or 'none'}), or pass a folder of one CSV per transformer."
+        )
+    ids = raw[ID].fillna("").str.strip()
+    lines = raw["_line"].to_numpy() if "_line" in raw.columns else np.arange(len(raw)) + 2
+    blank = (ids == "").to_numpy()
+    if blank.any():
+        at = ", ".join(f"line {n}" for n in lines[blank][:5])
+        raise DataValidationError(f"{source}: column '{ID}' is empty on {int(blank.sum())} row(s), at {at}.")
+    frame = raw.assign(**{ID: ids, "_line": lines})
+    return [(str(tid), part) for tid, part in frame.groupby(ID, sort=False)]
+
+
+_LINE = re.compile(r"\bline (\d+)")
+_LINES = re.compile(r"\blines ((?:\d+, )*\d+)")
+
+
+def _file_lines(message: str, file_lines: np.ndarray) -> str:
+    """Rewrite 'line N' (counted within one transformer's rows) to the line in the shared file."""
+
+    def one(n: str) -> str:
+        k = int(n) - 2
+        return str(int(file_lines[k])) if 0 <= k < len(file_lines) else n
+
+    message = _LINE.sub(lambda m: f"line {one(m.group(1))}", message)
+    return _LINES.sub(lambda m: "lines " + ", ".join(one(n) for n in m.group(1).split(", ")), message)
+
+
+# -- one transformer ------------------------------------------------------------------------
+@dataclass(frozen=True)
+class TransformerFailure:
+    transformer_id: str
+    error: str
+
+
+@dataclass(frozen=True)
+class TransformerForecast:
+    """One transformer's report row and the fitted state that rebuilds its model."""
+
+    row: dict[str, object]
+    params: dict[str, object] = field(repr=False)
+
+
+def _seed(transformer_id: str) -> list[int]:
+    """Per-transformer seed: results do not depend on the order, the worker or the shard."""
+    return [SEED, stable_hash(transformer_id)]
+
+
+def forecast_one(
+    transformer_id: str,
+    raw: pd.DataFrame,
+    limit_kw: float,
+    horizon_years: float = 5.0,
+    draws: int = FLEET_DRAWS,
+    policy: DataPolicy | None = None,
+    source: str | None = None,
+) -> TransformerForecast:
+    """Validate, fit, forecast and simulate one transformer. Raises ValueError for unusable data."""
+    label = f"{source} [{transformer_id}]" if source else f"[{transformer_id}]"
+    try:
+        series, quality = validate_load(raw, label, policy)
+    except DataValidationError as exc:
+        if "_line" in raw.columns:
+            raise DataValidationError(_file_lines(str(exc), raw["_line"].to_numpy())) from None
+        raise
+    model = SeasonalTrendForecaster().fit(series.index, series.to_numpy())
+    horizon = forecast_index(series.index[-1], horizon_years)
+    sampler = model.draw_sampler(horizon)  # the horizon's design, built once for point and draws
+    point = sampler(model.coef_)[0]
+    over = point > limit_kw
+    simulation = _simulate(model, sampler, horizon, limit_kw, draws, _seed(transformer_id))
+    peak = float(point.max())
+    repairs = quality.repairs()
+    if model.flatline_hours_:
+        repairs.append(f"{model.flatline_hours_} flat-lined hours (stuck sensor) left out of the fit")
+    if model.spike_hours_:
+        repairs.append(f"{model.spike_hours_} spike readings left out of the fit")
+    row: dict[str, object] = {
+        ID: transformer_id,
+        LIMIT: float(limit_kw),
+        "first_overload_at": horizon[int(over.argmax())].isoformat() if over.any() else None,
+        "first_overload_p10": simulation.first_overload_quantile(0.1),
+        "first_overload_p50": simulation.first_overload_quantile(0.5),
+        "first_overload_p90": simulation.first_overload_quantile(0.9),
+        "p_overload_within_horizon": round(float(np.mean(simulation.first_index >= 0)), 4),
+        "expected_overload_hours": simulation.expected_overload_hours,
+        "max_predicted_kw": round(peak, 3),
+        "max_load_ratio": round(peak / limit_kw, 4),
+        "growth_kw_per_year": round(model.growth_kw_per_year_, 4),
+        "growth_pct_per_year": round(model.growth_pct_per_year_, 3),
+        "trend": model.trend_,
+        "level_shifts": json.dumps(model.level_shifts_),
+        "data_repairs": "; ".join(repairs),
+        "history_start": quality.start,
+        "history_end": quality.end,
+        "horizon_end": horizon[-1].isoformat(),
+    }
+    return TransformerForecast(row, model_state(model))
+
+
+def _simulate(
+    model: SeasonalTrendForecaster,
+    sampler: Callable[[np.ndarray], np.ndarray],
+    horizon: pd.DatetimeIndex,
+    limit_kw: float,
+    draws: int,
+    seed: list[int],
+) -> OverloadSimulation:
+    """First crossing per coefficient draw, and each draw's expected hours over the limit with noise."""
+    rng = np.random.default_rng(seed)
+    coefficients = rng.multivariate_normal(model.coef_, model.coef_cov_, size=draws, method="eigh")
+    first = np.empty(draws, dtype=np.int64)
+    hours_over = np.zeros(draws)
+    sigma = max(model.sigma_, 1e-9)
+    for lo in range(0, draws, CHUNK):
+        paths = sampler(coefficients[lo : lo + CHUNK]).astype(np.float32)
+        crossing = paths > limit_kw
+        first[lo : lo + len(paths)] = np.where(crossing.any(axis=1), crossing.argmax(axis=1), -1)
+        near = paths > limit_kw - NEAR_SIGMAS * sigma
+        if near.any():
+            contribution = np.zeros(paths.shape, dtype=np.float32)
+            contribution[near] = special.ndtr((paths[near] - limit_kw) / sigma)
+            hours_over[lo : lo + len(paths)] = contribution.sum(axis=1, dtype=np.float64)
+    return OverloadSimulation(horizon, first, hours_over)
+
+
+def _guarded(
+    transformer_id: str,
+    source: object,
+    load: Callable[[object], pd.DataFrame] | None,
+    limit_kw: float,
+    horizon_years: float,
+    draws: int,
+    policy: DataPolicy | None,
+) -> TransformerForecast | TransformerFailure:
+    """One transformer in a worker: expected failures (bad data, no fit possible) become a record."""
+    try:
+        raw = load(source) if load is not None else source
+        label = str(source) if load is not None else None
+        return forecast_one(transformer_id, raw, limit_kw, horizon_years, draws, policy, label)  # type: ignore[arg-type]
+    except (ValueError, linalg.LinAlgError, np.linalg.LinAlgError) as exc:  # DataValidationError is a ValueError
+        message = str(exc)
+        return TransformerFailure(
+            transformer_id, message if transformer_id in message else f"[{transformer_id}] {message}"
+        )
+
+
+# -- the fleet --------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class FleetResult:
+    forecasts: list[TransformerForecast]
+    failures: list[TransformerFailure]
+
+    def report(self) -> pd.DataFrame:
+        return rank_fleet(pd.DataFrame([f.row for f in self.forecasts]))
+
+    def errors(self) -> pd.DataFrame:
+        return pd.DataFrame([asdict(f) for f in self.failures], columns=ERROR_COLUMNS).sort_values(
+            ID, ignore_index=True
+        )
+
+
+def default_jobs() -> int:
+    try:
+        return max(len(os.sched_getaffinity(0)), 1)
+    except AttributeError:  # not on Linux
+        return os.cpu_count() or 1
+
+
+def forecast_fleet(
+    items: Sequence[tuple[str, object]],
+    limits: Mapping[str, float],
+    load: Callable[[object], pd.DataFrame] | None = None,
+    horizon_years: float = 5.0,
+    draws: int = FLEET_DRAWS,
+    n_jobs: int | None = None,
+    policy: DataPolicy | None = None,
+) -> FleetResult:
+    """Forecast every ``(transformer_id, source)``; ``source`` is a raw table, or whatever ``load``
+    (a picklable, module-level function) turns into one inside the worker. ``limits`` must hold every id
+    (see :func:`resolve_limits`). Workers are processes with one BLAS thread each: on small matrices a
+    threaded BLAS only fights the other workers for the cores."""
+    from joblib import Parallel, delayed, parallel_config
+    from threadpoolctl import threadpool_limits
+
+    jobs = min(n_jobs or default_jobs(), max(len(items), 1))
+    tasks = (delayed(_guarded)(tid, source, load, limits[tid], horizon_years, draws, policy) for tid, source in items)
+    if jobs == 1:
+        with threadpool_limits(1):
+            results = [function(*args, **kwargs) for function, args, kwargs in tasks]
+    else:
+        with parallel_config(backend="loky", inner_max_num_threads=1):
+            results = Parallel(n_jobs=jobs, batch_size="auto")(tasks)
+    return FleetResult(
+        [r for r in results if isinstance(r, TransformerForecast)],
+        [r for r in results if isinstance(r, TransformerFailure)],
+    )
+
+
+def rank_fleet(report: pd.DataFrame) -> pd.DataFrame:
+    """Riskiest first: earliest P50 first overload; those never overloading (P50 beyond the horizon)
+    last; ties and the never-overloading by how close the peak forecast comes to the limit."""
+    if report.empty:
+        return pd.DataFrame(columns=REPORT_COLUMNS)
+    frame = report.drop(columns=["rank"], errors="ignore").copy()
+    p50 = pd.to_datetime(frame["first_overload_p50"])
+    order = frame.assign(_never=p50.isna(), _p50=p50, _ratio=-frame["max_load_ratio"].astype(float)).sort_values(
+        ["_never", "_p50", "_ratio", ID], kind="stable"
+    )
+    ranked = frame.loc[order.index].reset_index(drop=True)
+    ranked.insert(0, "rank", np.arange(1, len(ranked) + 1))
+    return ranked[REPORT_COLUMNS]
+
+
+# -- one artifact for the whole fleet ---------------------------------------------------------
+def model_state(model: SeasonalTrendForecaster) -> dict[str, object]:
+    """Everything :func:`unpack_models` needs to rebuild the fitted estimator, as plain values."""
+    return {
+        "params": model.get_params(),
+        "trend": model.trend_,
+        "coef": np.asarray(model.coef_, dtype=float),
+        "coef_cov": np.asarray(model.coef_cov_, dtype=float),
+        "sigma": float(model.sigma_),
+        "autocorrelation": float(model.autocorrelation_),
+        "origin_hours": float(model.origin_hours_),
+        "level_shift_hours": np.asarray(model.level_shift_hours_, dtype=float),
+        "fitted_until": str(model.fitted_until_),
+        "n_observations": int(model.n_observations_),
+    }
+
+
+def pack_models(ids: Sequence[str], states: Sequence[Mapping[str, object]]) -> dict[str, np.ndarray]:
+    """Every transformer's fitted state in a few padded arrays (for one ``.npz``, loadable without pickle)."""
+    n = len(ids)
+    n_coef = np.array([len(s["coef"]) for s in states], dtype=np.int32)  # type: ignore[arg-type]
+    n_shift = np.array([len(s["level_shift_hours"]) for s in states], dtype=np.int32)  # type: ignore[arg-type]
+    width, shifts = int(n_coef.max(initial=0)), int(n_shift.max(initial=0))
+    coef = np.full((n, width), np.nan)
+    cov = np.full((n, width, width), np.nan)
+    shift_hours = np.full((n, shifts), np.nan)
+    for i, state in enumerate(states):
+        k, m = n_coef[i], n_shift[i]
+        coef[i, :k] = state["coef"]
+        cov[i, :k, :k] = state["coef_cov"]
+        shift_hours[i, :m] = state["level_shift_hours"]
+    return {
+        "transformer_id": np.array(ids, dtype=str),
+        "trend": np.array([s["trend"] for s in states], dtype=str),
+        "n_coef": n_coef,
+        "coef": coef,
+        "coef_cov": cov,
+        "sigma": np.array([s["sigma"] for s in states], dtype=float),
+        "autocorrelation": np.array([s["autocorrelation"] for s in states], dtype=float),
+        "origin_hours": np.array([s["origin_hours"] for s in states], dtype=float),
+        "n_level_shifts": n_shift,
+        "level_shift_hours": shift_hours,
+        "fitted_until": np.array([s["fitted_until"] for s in states], dtype=str),
+        "n_observations": np.array([s["n_observations"] for s in states], dtype=np.int64),
+        "estimator_params": np.array([json.dumps(s["params"], sort_keys=True) for s in states], dtype=str),
+    }
+
+
+def merge_packed(parts: Sequence[Mapping[str, np.ndarray]]) -> dict[str, np.ndarray]:
+    """Combine packed fleets (e.g. one per shard) into one, ordered by transformer id."""
+    ids, states = [], []
+    for part in parts:
+        for tid, model in unpack_models(part).items():
+            ids.append(tid)
+            states.append(model_state(model))
+    if len(set(ids)) != len(ids):
+        repeated = sorted({t for t in ids if ids.count(t) > 1})
+        raise ValueError(f"transformer(s) {', '.join(repeated[:10])} appear in more than one part")
+    order = sorted(range(len(ids)), key=ids.__getitem__)
+    return pack_models([ids[i] for i in order], [states[i] for i in order])
+
+
+def unpack_models(arrays: Mapping[str, np.ndarray]) -> dict[str, SeasonalTrendForecaster]:
+    """Rebuild each transformer's fitted :class:`SeasonalTrendForecaster` from :func:`pack_models` arrays."""
+    models = {}
+    for i, tid in enumerate(arrays["transformer_id"]):
+        k, m = int(arrays["n_coef"][i]), int(arrays["n_level_shifts"][i])
+        model = SeasonalTrendForecaster(**json.loads(str(arrays["estimator_params"][i])))
+        model.trend_ = str(arrays["trend"][i])
+        model.coef_ = arrays["coef"][i, :k].copy()
+        model.coef_cov_ = arrays["coef_cov"][i, :k, :k].copy()
+        model.sigma_ = float(arrays["sigma"][i])
+        model.autocorrelation_ = float(arrays["autocorrelation"][i])
+        model.origin_hours_ = float(arrays["origin_hours"][i])
+        model.level_shift_hours_ = arrays["level_shift_hours"][i, :m].copy()
+        model.fitted_until_ = str(arrays["fitted_until"][i])
+        model.n_observations_ = int(arrays["n_observations"][i])
+        models[str(tid)] = model
+    return models
+
+
+# -- the chart --------------------------------------------------------------------------------
+def fleet_risk_figure(report: pd.DataFrame, top: int = 20) -> object:
+    """Horizontal bars: the P10-P90 window of the first overload for the ``top`` riskiest transformers,
+    a dot at P50; a bar running off the right edge means P90 lies beyond the horizon."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.dates as mdates
+    import matplotlib.pyplot as plt
+
+    shown = report[report["first_overload_p10"].notna()].head(top)
+    figure, axis = plt.subplots(figsize=(10, 1.2 + 0.38 * max(len(shown), 1)), layout="constrained")
+    if shown.empty:
+        axis.text(0.5, 0.5, "no transformer overloads within the horizon", ha="center", va="center")
+        axis.set_axis_off()
+        return figure
+    end = pd.to_datetime(shown["horizon_end"]).max()
+    p10 = pd.to_datetime(shown["first_overload_p10"])
+    p50 = pd.to_datetime(shown["first_overload_p50"])
+    p90 = pd.to_datetime(shown["first_overload_p90"]).fillna(end)
+    rows = np.arange(len(shown))[::-1]  # riskiest on top
+    colours = np.where(shown["first_overload_p90"].isna(), "#f4a582", "#ca0020")
+    axis.barh(rows, mdates.date2num(p90) - mdates.date2num(p10), left=mdates.date2num(p10), color=colours, height=0.6)
+    axis.scatter(mdates.date2num(p50.dropna()), rows[p50.notna().to_numpy()], color="black", zorder=3, s=14)
+    axis.set_yticks(
+        rows,
+        [
+            f"{tid}  ({limit:g} kW, {p:.0%})"
+            for tid, limit, p in zip(shown[ID], shown[LIMIT], shown["p_overload_within_horizon"], strict=True)
+        ],
+    )
+    axis.xaxis_date()
+    axis.set_xlabel("first overload: bar P10 to P90, dot P50 (light bar: P90 beyond the horizon)")
+    axis.set_title(f"Riskiest {len(shown)} of {len(report)} transformers (label: limit, P(overload in horizon))")
+    axis.grid(axis="x", alpha=0.3)
+    return figure

@@ -1,0 +1,262 @@
+"""Fleet: forecast many transformers in one step run, one model artifact, one risk ranking.
+
+Input is a long CSV with ``transformer_id,timestamp,kw`` or a folder of ``<transformer_id>.csv`` files
+(``timestamp,kw``). With ``--shard-index i --shard-count n`` only the transformers whose sha256(id) mod n
+is i are read and forecast, into ``OUT/shard-i-of-n``; ``fleet-merge`` combines the shards into the
+ranking an unsharded run would have written.
+
+Outputs (and MLflow artifacts of the one run): ``fleet_report.csv`` (riskiest first), ``fleet_risk.png``,
+``fleet_errors.csv`` (transformers that could not be forecast, and why), ``fleet_manifest.json`` and
+the single model artifact ``model/fleet_model.npz`` holding every transformer's fitted state
+(:func:`ml.fleet.unpack_models` rebuilds the estimators; no pickle involved).
+
+Exit rule: the step fails (exit 2) only when *every* transformer failed; otherwise it succeeds and
+the failures are in ``fleet_errors.csv``, in the summary line and in the ``failed`` metric.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from pathlib import Path
+
+import matplotlib.pyplot as plt
+import mlflow
+import numpy as np
+import pandas as pd
+
+from ml.fleet import (
+    ERROR_COLUMNS,
+    FLEET_DRAWS,
+    ID,
+    REPORT_COLUMNS,
+    FleetResult,
+    check_shard,
+    fleet_risk_figure,
+    forecast_fleet,
+    merge_packed,
+    pack_models,
+    parse_limits,
+    rank_fleet,
+    resolve_limits,
+    shard_of,
+    split_long_frame,
+)
+from ml.steps.data_io import read_raw, sha256
+from ml.steps.tracking import step_run
+from ml.validation import DataValidationError
+
+REPORT, ERRORS, CHART, MODEL, MANIFEST = (
+    "fleet_report.csv",
+    "fleet_errors.csv",
+    "fleet_risk.png",
+    "fleet_model.npz",
+    "fleet_manifest.json",
+)
+READ_CHUNK_ROWS = 1_000_000
+
+
+class FleetFailedError(DataValidationError):
+    """Not one transformer of the fleet (or shard) could be forecast."""
+
+
+def shard_dir(out: Path, shard_index: int, shard_count: int) -> Path:
+    """Shards share one output location (a cloud job's instances upload to one prefix): one subfolder each."""
+    return out if shard_count == 1 else out / f"shard-{shard_index:03d}-of-{shard_count:03d}"
+
+
+def discover(
+    data: Path, shard_index: int = 0, shard_count: int = 1
+) -> tuple[list[tuple[str, object]], bool, list[str]]:
+    """This shard's ``(transformer_id, source)`` pairs, whether sources are paths, and the fingerprinted files."""
+    mine = lambda tid: shard_of(tid, shard_count) == shard_index  # noqa: E731
+    if data.is_dir():
+        files = sorted(data.glob("*.csv"))
+        if not files:
+            raise DataValidationError(f"{data}: no '*.csv' files; expected one 'timestamp,kw' CSV per transformer.")
+        stems = [f.stem for f in files]
+        if len(set(stems)) != len(stems):  # cannot happen within one folder, kept for case-insensitive filesystems
+            raise DataValidationError(f"{data}: two files map to the same transformer id")
+        return [(f.stem, f) for f in files if mine(f.stem)], True, [str(f) for f in files]
+    if not data.is_file():
+        raise DataValidationError(f"{data}: no such file or folder; pass a CSV or a folder of CSVs with '--data'.")
+    if data.stat().st_size == 0:
+        raise DataValidationError(f"{data}: the file is empty; expected a header '{ID},timestamp,kw' and rows.")
+    kept, offset = [], 0
+    try:
+        for chunk in pd.read_csv(data, dtype=str, skip_blank_lines=False, chunksize=READ_CHUNK_ROWS):
+            chunk["_line"] = np.arange(len(chunk)) + offset + 2
+            offset += len(chunk)
+            if ID in chunk.columns and shard_count > 1:
+                ids = chunk[ID].fillna("").str.strip()
+                owner = {t: t == "" or mine(t) for t in ids.unique()}
+                chunk = chunk[ids.map(owner).to_numpy(dtype=bool)]
+            kept.append(chunk)
+    except (pd.errors.ParserError, UnicodeDecodeError) as exc:
+        raise DataValidationError(f"{data}: not a readable CSV file ({exc}).") from None
+    return split_long_frame(pd.concat(kept, ignore_index=True), str(data)), False, [str(data)]
+
+
+def fingerprint(files: list[str]) -> str:
+    """sha256 of the one file, or of the per-file digests in name order for a folder."""
+    if len(files) == 1:
+        return sha256(Path(files[0]))
+    digest = hashlib.sha256()
+    for name in files:
+        digest.update(f"{Path(name).name}\0{sha256(Path(name))}\n".encode())
+    return digest.hexdigest()
+
+
+def load_limits(path: Path) -> dict[str, float]:
+    return parse_limits(read_raw(path), str(path))
+
+
+def run_fleet(
+    data: Path,
+    limits: Path,
+    out: Path,
+    horizon_years: float = 5.0,
+    jobs: int | None = None,
+    shard_index: int = 0,
+    shard_count: int = 1,
+    default_limit_kw: float | None = None,
+    draws: int = FLEET_DRAWS,
+    pipeline_run_id: str | None = None,
+) -> dict[str, object]:
+    """Forecast this shard of the fleet, write the outputs, log one MLflow run; returns the manifest."""
+    try:
+        check_shard(shard_index, shard_count)
+    except ValueError as exc:
+        raise DataValidationError(str(exc)) from None
+    items, are_paths, files = discover(data, shard_index, shard_count)
+    limit_of = resolve_limits([tid for tid, _ in items], load_limits(limits), default_limit_kw, str(limits))
+    digest = fingerprint(files)
+    with step_run("fleet", pipeline_run_id, finishes_pipeline=pipeline_run_id is not None and shard_count == 1):
+        result = forecast_fleet(
+            items, limit_of, read_raw if are_paths else None, horizon_years, draws=draws, n_jobs=jobs
+        )
+        target = shard_dir(out, shard_index, shard_count)
+        manifest = {
+            "transformers": len(items),
+            "forecast": len(result.forecasts),
+            "failed": len(result.failures),
+            "overloading_within_horizon": int(sum(f.row["first_overload_p50"] is not None for f in result.forecasts)),
+            "shard_index": shard_index,
+            "shard_count": shard_count,
+            "horizon_years": horizon_years,
+            "simulation_draws": draws,
+            "data_sha256": digest,
+        }
+        report = result.report()
+        packed = pack_models([f.row[ID] for f in result.forecasts], [f.params for f in result.forecasts])  # type: ignore[misc]
+        write_outputs(target, report, result.errors(), packed, manifest)
+        mlflow.log_params(
+            {
+                "data": str(data),
+                "limits": str(limits),
+                "input_layout": "folder" if are_paths else "long",
+                "horizon_years": horizon_years,
+                "simulation_draws": draws,
+                "jobs": jobs or "all cores",
+                "shard_index": shard_index,
+                "shard_count": shard_count,
+                "default_limit_kw": default_limit_kw,
+            }
+        )
+        log_outputs(target, manifest, limits)
+        _refuse_if_all_failed(result, data)
+    return manifest | {"out": str(target)}
+
+
+def _refuse_if_all_failed(result: FleetResult, data: Path) -> None:
+    if result.failures and not result.forecasts:
+        first = result.failures[0].error
+        raise FleetFailedError(
+            f"{data}: none of the {len(result.failures)} transformer(s) could be forecast (see {ERRORS}); "
+            f"first: {first}"
+        )
+
+
+def write_outputs(
+    out: Path, report: pd.DataFrame, errors: pd.DataFrame, packed: dict[str, np.ndarray], manifest: dict[str, object]
+) -> None:
+    out.mkdir(parents=True, exist_ok=True)
+    report.to_csv(out / REPORT, index=False)
+    errors.to_csv(out / ERRORS, index=False)
+    np.savez_compressed(out / MODEL, **packed)
+    (out / MANIFEST).write_text(json.dumps(manifest, indent=2) + "\n")
+    figure = fleet_risk_figure(report)
+    figure.savefig(out / CHART, dpi=110)  # type: ignore[attr-defined]
+    plt.close(figure)  # type: ignore[arg-type]
+
+
+def log_outputs(out: Path, manifest: dict[str, object], limits: Path | None = None) -> None:
+    """The one model artifact, the reports, counts as metrics and the input fingerprint as tags."""
+    mlflow.log_metrics(
+        {k: float(manifest[k]) for k in ("transformers", "forecast", "failed", "overloading_within_horizon")}  # type: ignore[arg-type]
+    )
+    tags = {
+        "data_sha256": str(manifest["data_sha256"]),
+        "shard": f"{manifest['shard_index']}/{manifest['shard_count']}",
+    }
+    if limits is not None:
+        tags["limits_sha256"] = sha256(limits)
+    mlflow.set_tags(tags)
+    mlflow.log_artifact(str(out / MODEL), artifact_path="model")
+    for name in (REPORT, ERRORS, CHART, MANIFEST):
+        mlflow.log_artifact(str(out / name), artifact_path="outputs")
+
+
+def find_parts(parts: list[Path]) -> list[Path]:
+    """Each given folder is a part (it holds a manifest) or holds parts one level down (shard-*)."""
+    found: list[Path] = []
+    for path in parts:
+        if (path / MANIFEST).is_file():
+            found.append(path)
+            continue
+        below = sorted(p.parent for p in path.glob(f"*/{MANIFEST}"))
+        if not below:
+            raise FileNotFoundError(f"{path}: no {MANIFEST} here or in its subfolders; is it a fleet step's --out?")
+        found += below
+    return found
+
+
+def merge_fleet(parts: list[Path], out: Path, pipeline_run_id: str | None = None) -> dict[str, object]:
+    """Combine shard outputs into one ranking, one errors table, one model artifact; log one run."""
+    folders = find_parts(parts)
+    manifests = [json.loads((p / MANIFEST).read_text()) for p in folders]
+    counts = {m["shard_count"] for m in manifests}
+    indices = sorted(m["shard_index"] for m in manifests)
+    if len(counts) != 1 or indices != list(range(next(iter(counts)))):
+        raise DataValidationError(
+            f"shards do not make one fleet: found shard indices {indices} of counts {sorted(counts)} in "
+            f"{', '.join(map(str, folders))}; expected each of 0..n-1 exactly once."
+        )
+    if len({(m["horizon_years"], m["simulation_draws"], m["data_sha256"]) for m in manifests}) != 1:
+        raise DataValidationError("shards were run on different data, horizons or draws; they cannot be merged")
+    reports = [pd.read_csv(p / REPORT, dtype={ID: str}) for p in folders]
+    report = (
+        rank_fleet(pd.concat([r for r in reports if not r.empty], ignore_index=True))
+        if any(not r.empty for r in reports)
+        else pd.DataFrame(columns=REPORT_COLUMNS)
+    )
+    errors = pd.concat([pd.read_csv(p / ERRORS, dtype={ID: str}) for p in folders], ignore_index=True)
+    errors = errors.reindex(columns=ERROR_COLUMNS).sort_values(ID, ignore_index=True)
+    packed = merge_packed([dict(np.load(p / MODEL, allow_pickle=False)) for p in folders])
+    manifest = {
+        "transformers": sum(m["transformers"] for m in manifests),
+        "forecast": len(report),
+        "failed": len(errors),
+        "overloading_within_horizon": int(report["first_overload_p50"].notna().sum()),
+        "shard_index": 0,
+        "shard_count": 1,
+        "merged_shards": len(folders),
+        "horizon_years": manifests[0]["horizon_years"],
+        "simulation_draws": manifests[0]["simulation_draws"],
+        "data_sha256": manifests[0]["data_sha256"],
+    }
+    with step_run("fleet-merge", pipeline_run_id, finishes_pipeline=pipeline_run_id is not None):
+        write_outputs(out, report, errors, packed, manifest)
+        mlflow.log_params({"parts": ", ".join(map(str, folders))[:6000], "shards": len(folders)})
+        log_outputs(out, manifest)
+    return manifest | {"out": str(out)}
