@@ -1,8 +1,9 @@
 """``SageMakerStack``: the AWS twin of ``AzureMlStack`` with the same outputs and least privilege.
 
-Two roles carry all access: the **execution role** SageMaker pipelines and their jobs run as, and
-the **deploy role** GitHub Actions assumes through OIDC to push images and run pipelines (it may
-pass only the execution role, and only to SageMaker). A third, the **MLflow role**, lets the
+Two roles carry all access: the **execution role** SageMaker pipelines and their jobs run as (it
+is the pipeline's ``RoleArn``, so it also starts the step jobs), and the **deploy role** GitHub
+Actions assumes through OIDC to push images and run ``runner --backend aws`` (it may pass only the
+execution role, and only to SageMaker). A third, the **MLflow role**, lets the
 tracking server reach its artifact prefix. Policy documents come from :mod:`infra.aws_policies`
 as pure functions.
 """
@@ -20,6 +21,11 @@ import pulumi_aws as aws
 from infra import aws_policies, github_oidc
 from infra.outputs import StackOutputs
 from infra.tags import merge_tags
+
+#: Key prefixes of ``data_uri`` (staged inputs) and ``outputs_uri`` (step outputs) in the bucket; the
+#: deploy role writes only the first and reads only these two (not, e.g., MLflow's artifacts).
+DATA_PREFIX = "data"
+OUTPUTS_PREFIX = "outputs"
 
 
 @dataclass(frozen=True)
@@ -246,8 +252,9 @@ class SageMakerStack(pulumi.ComponentResource):
                 bucket_arn=self.bucket.arn,
                 kms_key_arn=self.key.arn,
                 repository_arn=self.repository.arn,
-                tracking_server_arn=self.tracking_server.arn,
                 pipeline_prefix=name,
+                data_prefix=DATA_PREFIX,
+                outputs_prefix=OUTPUTS_PREFIX,
                 **where,
             ),
             opts=child,
@@ -261,8 +268,8 @@ class SageMakerStack(pulumi.ComponentResource):
             compute_target=args.instance_type,
             job_identity=self.execution_role.arn,
             mlflow_tracking_uri=self.tracking_server.arn,
-            data_uri=pulumi.Output.concat("s3://", self.bucket.bucket, "/data/"),
-            outputs_uri=pulumi.Output.concat("s3://", self.bucket.bucket, "/outputs/"),
+            data_uri=pulumi.Output.concat("s3://", self.bucket.bucket, f"/{DATA_PREFIX}/"),
+            outputs_uri=pulumi.Output.concat("s3://", self.bucket.bucket, f"/{OUTPUTS_PREFIX}/"),
             extras={
                 "account_id": account_id,
                 "bucket": self.bucket.bucket,

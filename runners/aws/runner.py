@@ -13,6 +13,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+from botocore.exceptions import ClientError
 from tenacity import Retrying, retry_if_result, stop_never, wait_exponential
 
 from runners.aws import compile as sm
@@ -35,6 +36,7 @@ STEP_STATUS = {
 }
 EXECUTION_STATUS = STEP_STATUS | {"CompletedWithFailures": Status.FAILED}
 NOTED = ("Starting", "Stopping")  # "running", with this as its note
+PIPELINE_NOT_FOUND = "ResourceNotFound"  # DescribePipeline's one modelled error: no pipeline by that name
 
 
 @dataclass(frozen=True)
@@ -149,8 +151,7 @@ class SageMakerRunner(Runner):
             "PipelineDescription": description[:3072],
             "RoleArn": plan.settings.execution_role_arn,
         }
-        pages = client.get_paginator("list_pipelines").paginate(PipelineNamePrefix=plan.pipeline)
-        if any(p["PipelineName"] == plan.pipeline for page in pages for p in page["PipelineSummaries"]):
+        if _pipeline_exists(client, plan.pipeline):
             client.update_pipeline(**arguments)
             return "updated"
         client.create_pipeline(**arguments, Tags=[{"Key": "project", "Value": "gridcast"}])
@@ -252,6 +253,17 @@ class SageMakerRunner(Runner):
     def outputs(self, handle: RunHandle, destination: Path) -> list[Path]:
         s3 = self._aws(handle.details.get("region")).s3
         return download(s3, handle.details["result_uri"], RESULT_FILES, destination)
+
+
+def _pipeline_exists(client: Any, name: str) -> bool:
+    """DescribePipeline, not ListPipelines: it is granted on ``pipeline/<name_prefix>-*``, listing only on ``*``."""
+    try:
+        client.describe_pipeline(PipelineName=name)
+    except ClientError as exc:
+        if exc.response.get("Error", {}).get("Code") == PIPELINE_NOT_FOUND:
+            return False
+        raise
+    return True
 
 
 def _elapsed(start: datetime | None, end: datetime | None) -> str:

@@ -13,11 +13,14 @@ from pathlib import Path
 from typing import Any
 
 import boto3
+import iam_check
 import pytest
 import requests
 from fake_stack import BUCKET, REGION, stack_outputs
 from moto.server import ThreadedMotoServer
 from sagemaker_loopback import PipelineEngine, install, uninstall
+
+from runners.aws.clients import AwsClients
 
 
 @pytest.fixture(autouse=True)
@@ -61,8 +64,12 @@ def engine(_engine: PipelineEngine, tmp_path: Path) -> PipelineEngine:
 
 
 @pytest.fixture
-def aws(moto_endpoint: str, engine: PipelineEngine) -> dict[str, Any]:
-    """A fresh moto account holding what the AWS stack would have made: bucket (versioned), KMS key."""
+def aws(moto_endpoint: str, engine: PipelineEngine, monkeypatch: pytest.MonkeyPatch) -> Iterator[dict[str, Any]]:
+    """A fresh moto account holding what the AWS stack would have made: bucket (versioned), KMS key.
+
+    ``aws["calls"]`` records every API call the backend's own clients make; when the test ends, each
+    must be one the stack's deploy role allows (``iam_check``), since moto enforces no IAM.
+    """
     requests.post(f"{moto_endpoint}/moto-api/reset", timeout=10).raise_for_status()
     s3 = boto3.client("s3", region_name=REGION, endpoint_url=moto_endpoint)
     s3.create_bucket(Bucket=BUCKET, CreateBucketConfiguration={"LocationConstraint": REGION})
@@ -71,7 +78,22 @@ def aws(moto_endpoint: str, engine: PipelineEngine) -> dict[str, Any]:
     clients = {
         name: boto3.client(name, region_name=REGION, endpoint_url=moto_endpoint) for name in ("sagemaker", "logs")
     }
-    return {"endpoint": moto_endpoint, "s3": s3, "kms_key_arn": key, **clients}
+    calls: list[iam_check.Call] = []
+    make_client = AwsClients._client
+
+    def recording_client(self: AwsClients, service: str) -> Any:
+        client = make_client(self, service)
+
+        def record(params: dict[str, Any], model: Any, **_: Any) -> None:
+            calls.append(iam_check.Call(service, model.name, dict(params)))
+
+        client.meta.events.register("provide-client-params", record)
+        return client
+
+    monkeypatch.setattr(AwsClients, "_client", recording_client)
+    yield {"endpoint": moto_endpoint, "s3": s3, "kms_key_arn": key, "calls": calls, **clients}
+    denied = iam_check.denied(iam_check.deploy_policy(stack_outputs(key)), calls, key)
+    assert not denied, "the deploy role would refuse:\n" + "\n".join(dict.fromkeys(denied))
 
 
 @pytest.fixture(name="stack_outputs")

@@ -10,6 +10,8 @@ What is a TEST DOUBLE, because nothing here can run SageMaker (no containers, no
   "Succeeded" at once, and it has no ListPipelineExecutionSteps or StopPipelineExecution at all.
   :func:`install` adds those two operations to moto's SageMaker handler (served from this
   engine's step table) and hooks StartPipelineExecution so the engine runs the execution.
+  It also makes DescribePipeline of a missing pipeline fail with ``ResourceNotFound``, the error
+  the SageMaker API defines (moto 5.2 answers ``ValidationException`` instead).
 * :class:`PipelineEngine` plays the SageMaker Pipelines service: for each step of the stored
   definition it resolves the pipeline expressions (``Get``, ``Std:Join``, step properties), starts
   the job with a real CreateTrainingJob/CreateProcessingJob request to moto (so botocore checks
@@ -40,6 +42,7 @@ from typing import Any
 import boto3
 from botocore.config import Config
 from moto.core.responses import ActionResult
+from moto.sagemaker.exceptions import ResourceNotFound
 from moto.sagemaker.responses import SageMakerResponse
 from moto.sagemaker.utils import get_pipeline_execution_from_arn
 
@@ -293,6 +296,7 @@ class Container:
 def install(engine: PipelineEngine) -> list[tuple[str, Any]]:
     """Teach moto's SageMaker handler the missing operations; returns what to restore afterwards."""
     original_start = SageMakerResponse.start_pipeline_execution
+    original_describe = SageMakerResponse.describe_pipeline
 
     def start_pipeline_execution(self: SageMakerResponse) -> ActionResult:
         result = original_start(self)
@@ -311,7 +315,14 @@ def install(engine: PipelineEngine) -> list[tuple[str, Any]]:
         engine.stop(arn)
         return ActionResult({"PipelineExecutionArn": arn})
 
+    def describe_pipeline(self: SageMakerResponse) -> ActionResult:
+        name = self._get_param("PipelineName")
+        if name not in self.sagemaker_backend.pipelines:
+            raise ResourceNotFound(f"Pipeline '{name}' does not exist.")
+        return original_describe(self)
+
     saved = [(name, getattr(SageMakerResponse, name, None)) for name in _ADDED]
+    SageMakerResponse.describe_pipeline = describe_pipeline  # type: ignore[method-assign]
     SageMakerResponse.start_pipeline_execution = start_pipeline_execution  # type: ignore[method-assign]
     SageMakerResponse.list_pipeline_execution_steps = list_pipeline_execution_steps  # type: ignore[attr-defined]
     SageMakerResponse.stop_pipeline_execution = stop_pipeline_execution  # type: ignore[attr-defined]
@@ -326,4 +337,4 @@ def uninstall(saved: list[tuple[str, Any]]) -> None:
             setattr(SageMakerResponse, name, value)
 
 
-_ADDED = ("start_pipeline_execution", "list_pipeline_execution_steps", "stop_pipeline_execution")
+_ADDED = ("describe_pipeline", "start_pipeline_execution", "list_pipeline_execution_steps", "stop_pipeline_execution")

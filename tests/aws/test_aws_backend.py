@@ -119,6 +119,14 @@ def test_runs_on_sagemaker_and_reuses_upload_and_pipeline_on_rerun(
         PipelineExecutionArn=rerun["details"]["execution_arn"]
     )["PipelineParameters"]
     assert {"Name": "threshold_kw", "Value": "0.5"} in parameters
+    # Every call the backend made is one the deploy role allows (checked when the `aws` fixture ends).
+    made = {f"{c.service}:{c.operation}" for c in aws["calls"]}
+    assert made == {
+        *("s3:HeadObject", "s3:PutObject", "s3:GetObject"),
+        *("sagemaker:DescribePipeline", "sagemaker:CreatePipeline", "sagemaker:UpdatePipeline"),
+        *("sagemaker:StartPipelineExecution", "sagemaker:DescribePipelineExecution"),
+        "sagemaker:ListPipelineExecutionSteps",
+    }
 
 
 def test_failed_step_shows_reason_and_log_tail_and_exits_non_zero(

@@ -36,10 +36,17 @@ def deploy() -> dict[str, Any]:
         bucket_arn=BUCKET,
         kms_key_arn=KEY,
         repository_arn=REPO,
-        tracking_server_arn=SERVER,
         pipeline_prefix="gridcast-aws",
+        data_prefix="data",
+        outputs_prefix="/outputs/",
         **WHERE,
     )
+
+
+def by_sid(document: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    sids = [statement["Sid"] for statement in document["Statement"]]
+    assert len(sids) == len(set(sids)), sids
+    return {statement["Sid"]: statement for statement in document["Statement"]}
 
 
 def resources_by_action(document: dict[str, Any]) -> dict[str, set[str]]:
@@ -77,18 +84,42 @@ def test_execution_role_reaches_only_its_bucket_key_image_logs_and_server() -> N
 
 
 def test_execution_role_runs_pipeline_steps_as_itself_only() -> None:
-    document = execution()
-    granted = resources_by_action(document)
+    """The execution role is the pipeline's RoleArn: SageMaker Pipelines starts the step jobs as it."""
+    statements = by_sid(execution())
     sagemaker = f"arn:aws:sagemaker:eu-west-1:{ACCOUNT}"
-    assert granted["sagemaker:CreateTrainingJob"] == {
-        f"{sagemaker}:training-job/pipelines-*",
-        f"{sagemaker}:processing-job/pipelines-*",
+    assert statements["RunTrainingSteps"] == {
+        "Sid": "RunTrainingSteps",
+        "Effect": "Allow",
+        "Action": [
+            "sagemaker:AddTags",
+            "sagemaker:CreateTrainingJob",
+            "sagemaker:DescribeTrainingJob",
+            "sagemaker:StopTrainingJob",
+        ],
+        "Resource": [f"{sagemaker}:training-job/pipelines-*"],
     }
-    (pass_role,) = [s for s in document["Statement"] if "iam:PassRole" in s["Action"]]
-    assert pass_role["Resource"] == [EXEC_ROLE]
-    assert pass_role["Condition"] == {"StringEquals": {"iam:PassedToService": "sagemaker.amazonaws.com"}}
-    (grant,) = [s for s in document["Statement"] if "kms:CreateGrant" in s["Action"]]
-    assert grant["Resource"] == [KEY]
+    assert statements["RunProcessingSteps"] == {
+        "Sid": "RunProcessingSteps",
+        "Effect": "Allow",
+        "Action": [
+            "sagemaker:AddTags",
+            "sagemaker:CreateProcessingJob",
+            "sagemaker:DescribeProcessingJob",
+            "sagemaker:StopProcessingJob",
+        ],
+        "Resource": [f"{sagemaker}:processing-job/pipelines-*"],
+    }
+    assert statements["PassSelfToStepJobs"] == {
+        "Sid": "PassSelfToStepJobs",
+        "Effect": "Allow",
+        "Action": ["iam:PassRole"],
+        "Resource": [EXEC_ROLE],
+        "Condition": {"StringEquals": {"iam:PassedToService": "sagemaker.amazonaws.com"}},
+    }
+    grants = [s for s in execution()["Statement"] if any(a.startswith(("sagemaker:", "iam:")) for a in s["Action"])]
+    assert [s["Sid"] for s in grants] == ["RunTrainingSteps", "RunProcessingSteps", "PassSelfToStepJobs"]
+    grant = statements["GrantKeyToSageMakerVolumes"]
+    assert grant["Action"] == ["kms:CreateGrant"] and grant["Resource"] == [KEY]
     assert grant["Condition"] == {"Bool": {"kms:GrantIsForAWSResource": "true"}}
 
 
@@ -99,19 +130,90 @@ def test_deploy_role_may_pass_only_the_execution_role_and_only_to_sagemaker() ->
     assert pass_role["Condition"] == {"StringEquals": {"iam:PassedToService": "sagemaker.amazonaws.com"}}
 
 
+#: Every deploy statement except PassRole (above): (actions, resources), exactly.
+PIPELINES = f"arn:aws:sagemaker:eu-west-1:{ACCOUNT}:pipeline/gridcast-aws-*"
+GROUPS = [f"arn:aws:logs:eu-west-1:{ACCOUNT}:log-group:/aws/sagemaker/{g}" for g in ("TrainingJobs", "ProcessingJobs")]
+DEPLOY_STATEMENTS = {
+    "EcrLogin": (["ecr:GetAuthorizationToken"], ["*"]),
+    "PushImage": (
+        [
+            "ecr:BatchCheckLayerAvailability",
+            "ecr:BatchGetImage",
+            "ecr:CompleteLayerUpload",
+            "ecr:InitiateLayerUpload",
+            "ecr:PutImage",
+            "ecr:UploadLayerPart",
+        ],
+        [REPO],
+    ),
+    "ListBucket": (["s3:ListBucket"], [BUCKET]),
+    "StageData": (["s3:AbortMultipartUpload", "s3:PutObject"], [f"{BUCKET}/data/*"]),
+    "ReadDataAndResults": (["s3:GetObject"], [f"{BUCKET}/data/*", f"{BUCKET}/outputs/*"]),
+    "UseBucketKey": (["kms:Decrypt", "kms:GenerateDataKey"], [KEY]),
+    "ManagePipelines": (
+        [
+            "sagemaker:AddTags",
+            "sagemaker:CreatePipeline",
+            "sagemaker:DescribePipeline",
+            "sagemaker:StartPipelineExecution",
+            "sagemaker:UpdatePipeline",
+        ],
+        [PIPELINES],
+    ),
+    "FollowExecutions": (
+        [
+            "sagemaker:DescribePipelineExecution",
+            "sagemaker:ListPipelineExecutionSteps",
+            "sagemaker:StopPipelineExecution",
+        ],
+        [f"{PIPELINES}/execution/*"],
+    ),
+    "ReadStepLogs": (
+        ["logs:DescribeLogStreams", "logs:GetLogEvents"],
+        [arn for group in GROUPS for arn in (group, f"{group}:log-stream:*")],
+    ),
+}
+
+
+def test_deploy_role_grants_exactly_what_ci_and_the_runner_use() -> None:
+    statements = by_sid(deploy())
+    assert set(statements) == {"PassExecutionRoleToSageMakerOnly", *DEPLOY_STATEMENTS}
+    for sid, (actions, resources) in DEPLOY_STATEMENTS.items():
+        assert statements[sid] == {"Sid": sid, "Effect": "Allow", "Action": actions, "Resource": resources}, sid
+
+
 def test_deploy_role_runs_only_pipelines_named_after_the_stack() -> None:
     granted = resources_by_action(deploy())
-    pipelines = f"arn:aws:sagemaker:eu-west-1:{ACCOUNT}:pipeline/gridcast-aws-*"
-    for action in ("CreatePipeline", "UpdatePipeline", "DescribePipeline", "StartPipelineExecution"):
-        assert granted[f"sagemaker:{action}"] == {pipelines}, action
-    for action in ("DescribePipelineExecution", "ListPipelineExecutionSteps", "StopPipelineExecution"):
-        assert granted[f"sagemaker:{action}"] == {f"{pipelines}/execution/*"}, action
-    assert "sagemaker:CreateTrainingJob" not in granted, (
+    assert "sagemaker:ListPipelines" not in granted, "listing has no resource type; it would need '*'"
+    assert not any(a.endswith(("TrainingJob", "ProcessingJob")) for a in granted), (
         "jobs are started by the pipeline, as the execution role"
     )
-    assert "sagemaker:ListPipelines" not in granted, "listing has no resource type; it would need '*'"
-    assert granted["ecr:PutImage"] == {REPO}
+    assert not any(a.startswith("sagemaker-mlflow:") or "Mlflow" in a for a in granted), "the runner never calls MLflow"
     assert "s3:DeleteObject" not in granted
+    assert granted["s3:PutObject"] == {f"{BUCKET}/data/*"}, "CI stages inputs; only jobs write outputs"
+
+
+def test_pipeline_arns_are_matched_in_lowercase() -> None:
+    """SageMaker lowercases names in ARNs and IAM compares ARNs case-sensitively."""
+    document = aws_policies.deploy_role_policy(
+        execution_role_arn=EXEC_ROLE,
+        bucket_arn=BUCKET,
+        kms_key_arn=KEY,
+        repository_arn=REPO,
+        pipeline_prefix="GridCast-AWS",
+        data_prefix="",
+        outputs_prefix="",
+        **WHERE,
+    )
+    statements = by_sid(document)
+    assert statements["ManagePipelines"]["Resource"] == [PIPELINES]
+    assert statements["ReadDataAndResults"]["Resource"] == [f"{BUCKET}/*"]
+
+
+def test_job_log_groups_are_the_ones_the_runner_reads() -> None:
+    from runners.aws.logs import LOG_GROUPS
+
+    assert set(aws_policies.SAGEMAKER_JOB_LOG_GROUPS) == set(LOG_GROUPS.values())
 
 
 def test_sagemaker_trust_is_bound_to_the_account() -> None:

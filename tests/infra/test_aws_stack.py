@@ -123,6 +123,14 @@ def test_execution_role_policy_names_the_stack_resources_only(aws_run: StackRun)
             assert statement["Action"] == ["ecr:GetAuthorizationToken"]
         else:
             assert set(statement["Resource"]) <= allowed, statement["Sid"]
+    by_sid = {s["Sid"]: s for s in statements(doc(policy, "policy"))}
+    assert by_sid["PassSelfToStepJobs"]["Resource"] == [aws_run.named(f"{NAME}-execution-role").state["arn"]]
+    assert by_sid["RunTrainingSteps"]["Resource"] == [
+        f"arn:aws:sagemaker:eu-west-1:{ACCOUNT_ID}:training-job/pipelines-*"
+    ]
+    assert by_sid["RunProcessingSteps"]["Resource"] == [
+        f"arn:aws:sagemaker:eu-west-1:{ACCOUNT_ID}:processing-job/pipelines-*"
+    ]
 
 
 def test_no_managed_policies_are_attached_anywhere(aws_run: StackRun) -> None:
@@ -156,6 +164,29 @@ def test_deploy_role_passes_only_the_execution_role_to_sagemaker(aws_run: StackR
             "Condition": {"StringEquals": {"iam:PassedToService": "sagemaker.amazonaws.com"}},
         }
     ]
+
+
+def test_deploy_role_reaches_exactly_what_the_stack_outputs_point_the_runner_at(aws_run: StackRun) -> None:
+    """The runner stages under ``data_uri``, reads under ``outputs_uri``, names pipelines ``<name_prefix>-*``."""
+    out = aws_run.outputs
+    bucket = aws_run.named(f"{NAME}-bucket").state
+    assert (out["data_uri"], out["outputs_uri"]) == (f"s3://{bucket['bucket']}/data/", f"s3://{bucket['bucket']}/outputs/")
+    policy = {s["Sid"]: s for s in statements(doc(aws_run.named(f"{NAME}-deploy-role-policy"), "policy"))}
+    pipelines = f"arn:aws:sagemaker:eu-west-1:{ACCOUNT_ID}:pipeline/{out['name_prefix']}-*"
+    logs = f"arn:aws:logs:eu-west-1:{ACCOUNT_ID}:log-group:/aws/sagemaker"
+    groups = [f"{logs}/TrainingJobs", f"{logs}/ProcessingJobs"]
+    assert {sid: s["Resource"] for sid, s in policy.items()} == {
+        "PassExecutionRoleToSageMakerOnly": [out["execution_role_arn"]],
+        "EcrLogin": ["*"],
+        "PushImage": [aws_run.named(f"{NAME}-images").state["arn"]],
+        "ListBucket": [bucket["arn"]],
+        "StageData": [f"{bucket['arn']}/data/*"],
+        "ReadDataAndResults": [f"{bucket['arn']}/data/*", f"{bucket['arn']}/outputs/*"],
+        "UseBucketKey": [out["kms_key_arn"]],
+        "ManagePipelines": [pipelines],
+        "FollowExecutions": [f"{pipelines}/execution/*"],
+        "ReadStepLogs": [arn for group in groups for arn in (group, f"{group}:log-stream:*")],
+    }
 
 
 def test_everything_is_tagged_named_and_parented_by_the_component(aws_run: StackRun) -> None:

@@ -407,6 +407,27 @@ CASES = [
     Case(
         "aws-iam-no-wildcard-resource",
         "aws",
+        f"{AWS}-deploy-role-policy",
+        edit_json("policy", statement("ManagePipelines", lambda s: s.update(Resource=["*"]))),
+        "sagemaker:DescribePipeline",
+    ),
+    Case(
+        "aws-iam-no-wildcard-resource",
+        "aws",
+        f"{AWS}-execution-role-policy",
+        edit_json("policy", statement("RunTrainingSteps", lambda s: s.update(Resource=["*"]))),
+        "sagemaker:CreateTrainingJob",
+    ),
+    Case(
+        "aws-passrole-scoped",
+        "aws",
+        f"{AWS}-execution-role-policy",
+        edit_json("policy", statement("PassSelfToStepJobs", lambda s: s.pop("Condition"))),
+        "PassedToService",
+    ),
+    Case(
+        "aws-iam-no-wildcard-resource",
+        "aws",
         f"{AWS}-mlflow-role-policy",
         edit_json("policy", first_statement(lambda s: s.update(Action="*"))),
         "Action '*'",
