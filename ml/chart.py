@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import matplotlib
 
 matplotlib.use("Agg")  # headless: containers and CI have no display
@@ -18,7 +20,7 @@ def forecast_figure(
     history: pd.Series,
     forecast: pd.DataFrame,
     report: OverloadReport,
-    level_shifts: list[dict[str, object]] | None = None,
+    level_shifts: list[dict[str, Any]] | None = None,
 ) -> Figure:
     """Daily peaks (hourly points would be a solid smear over seven years) with the interval band.
 
@@ -64,7 +66,7 @@ def forecast_figure(
     return fig
 
 
-def _mark_level_shifts(ax: plt.Axes, level_shifts: list[dict[str, object]]) -> None:
+def _mark_level_shifts(ax: plt.Axes, level_shifts: list[dict[str, Any]]) -> None:
     for i, shift in enumerate(level_shifts):
         at = pd.Timestamp(str(shift["at"]))
         label = "level shift" if i == 0 else None

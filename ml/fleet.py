@@ -24,6 +24,7 @@ import os
 import re
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -297,7 +298,7 @@ def default_jobs() -> int:
 def forecast_fleet(
     items: Sequence[tuple[str, object]],
     limits: Mapping[str, float],
-    load: Callable[[object], pd.DataFrame] | None = None,
+    load: Callable[[Any], pd.DataFrame] | None = None,
     horizon_years: float = 5.0,
     draws: int = FLEET_DRAWS,
     n_jobs: int | None = None,

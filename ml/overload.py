@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
+from typing import Any
 
 import pandas as pd
 
@@ -81,7 +82,7 @@ def analyse_overload(
     )
 
 
-def _distribution(simulation: OverloadSimulation) -> dict[str, object]:
+def _distribution(simulation: OverloadSimulation) -> dict[str, Any]:
     return {
         "first_overload_p10": simulation.first_overload_quantile(0.1),
         "first_overload_p50": simulation.first_overload_quantile(0.5),

@@ -19,6 +19,10 @@ from runners.spec import PipelineSpec
 RESULT_FILES = ("predictions.csv", "overload_report.json", "forecast.png")
 
 
+class BackendError(RuntimeError):
+    """A backend refused or could not do what was asked; the CLI shows the message as one line."""
+
+
 class Status(StrEnum):
     PENDING = "pending"
     RUNNING = "running"
@@ -88,6 +92,8 @@ class BackendOptions:
     """Container image to run, by digest (cloud backends)."""
     endpoint_url: str | None = None
     """Override the cloud API endpoint (tests point it at a loopback server)."""
+    isolation: str = "process"
+    """Local backend: run each step as a plain ``process`` or in the image (``container``, docker/podman)."""
 
 
 class Runner(ABC):

@@ -3,14 +3,18 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import replace
 from enum import StrEnum
 from pathlib import Path
 from typing import Annotated
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 
-from runners.base import BackendOptions, RunHandle, Runner, RunRequest, Status, StepReport
+from runners.base import BackendError, BackendOptions, RunHandle, Runner, RunRequest, Status, StepReport
 from runners.registry import create_runner
 from runners.spec import load_spec
 from runners.stack import StackOutputsError, load_stack_outputs
@@ -25,6 +29,11 @@ class Backend(StrEnum):
     local = "local"
     azure = "azure"
     aws = "aws"
+
+
+class Isolation(StrEnum):
+    process = "process"
+    container = "container"
 
 
 def state_dir() -> Path:
@@ -54,7 +63,7 @@ def _show(report: StepReport) -> None:
 
 
 def _fail(message: str) -> typer.Exit:
-    err.print(f"[red]error:[/] {message}")
+    err.print(f"[red]error:[/] {escape(message)}", soft_wrap=True)
     return typer.Exit(1)
 
 
@@ -99,7 +108,13 @@ def run(
         Path | None, typer.Option(help="Cloud backends: `pulumi stack output --json` file.")
     ] = None,
     stack: Annotated[str | None, typer.Option(help="Cloud backends: read outputs of this Pulumi stack.")] = None,
-    image: Annotated[str | None, typer.Option(help="Cloud backends: container image URI, by digest.")] = None,
+    image: Annotated[
+        str | None, typer.Option(help="Container image: by digest for clouds; local tag with --isolation container.")
+    ] = None,
+    isolation: Annotated[
+        Isolation,
+        typer.Option(envvar="GRIDCAST_ISOLATION", help="Local: each step a process, or in --image (docker/podman)."),
+    ] = Isolation.process,
     endpoint_url: Annotated[str | None, typer.Option(help="Cloud backends: API endpoint override.")] = None,
     detach: Annotated[bool, typer.Option(help="Cloud backends: return once submitted.")] = False,
     dry_run: Annotated[bool, typer.Option(help="Print what would be submitted; call nothing.")] = False,
@@ -116,11 +131,22 @@ def run(
     )
     if not request.data.is_file():
         raise _fail(f"{request.data}: no such file; pass an existing CSV with --data")
-    runner = create_runner(backend.value, _options(tracking_uri, stack_outputs, stack, image, endpoint_url))
-    if dry_run:
-        console.print(runner.describe(pipeline, request))
-        return
-    _execute(runner, pipeline, request, detach)
+    options = replace(_options(tracking_uri, stack_outputs, stack, image, endpoint_url), isolation=isolation.value)
+    with _backend_errors():
+        runner = create_runner(backend.value, options)
+        if dry_run:
+            console.print(runner.describe(pipeline, request), markup=False, soft_wrap=True)
+            return
+        _execute(runner, pipeline, request, detach)
+
+
+@contextmanager
+def _backend_errors() -> Iterator[None]:
+    """A backend's refusal (bad stack outputs, no engine, a missing output) is one line, not a traceback."""
+    try:
+        yield
+    except BackendError as exc:
+        raise _fail(str(exc)) from None
 
 
 def _execute(runner: Runner, pipeline: object, request: RunRequest, detach: bool) -> None:
@@ -141,8 +167,10 @@ def _execute(runner: Runner, pipeline: object, request: RunRequest, detach: bool
     if failed is not None:
         err.print(f"[red]step {failed.step} failed[/]: {failed.message}")
         if failed.log_tail:
-            err.print(f"--- last lines of the {failed.step} log ---\n{failed.log_tail}")
+            err.print(f"--- last lines of the {failed.step} log ---\n{failed.log_tail}", markup=False)
         raise typer.Exit(1)
+    if not result.ok:  # stopped or failed outside any step: there are no outputs to fetch
+        raise _fail(f"run {handle.run_id} ended {result.status.value}")
     files = runner.outputs(handle, request.output_dir)
     print_summary(console, request.output_dir, files)
 
@@ -160,6 +188,27 @@ def _offer_stop(runner: Runner, handle: RunHandle) -> None:
 
 
 @app.command()
+def backtest(
+    data: Annotated[Path, typer.Option(help="Hourly load CSV (timestamp,kw).")],
+    origins: Annotated[int, typer.Option(min=1, help="How many rolling forecast origins.")] = 4,
+    trend: Annotated[str, typer.Option(help="auto, linear or compound.")] = "auto",
+    output_dir: Annotated[Path | None, typer.Option(help="Folder for backtest.csv.")] = None,
+    tracking_uri: Annotated[str | None, typer.Option(help="MLflow tracking URI (default: embedded SQLite).")] = None,
+) -> None:
+    """Rolling-origin backtest of the model on DATA, here; errors by forecast horizon."""
+    from ml.model import SeasonalTrendForecaster
+    from ml.steps.backtest import format_table, run_backtest
+    from ml.steps.tracking import configure
+
+    configure(_tracking_uri(tracking_uri))
+    try:
+        table = run_backtest(data, SeasonalTrendForecaster(trend=trend), origins, out=output_dir)
+    except ValueError as exc:  # includes DataValidationError: the message names file, lines and column
+        raise _fail(str(exc)) from None
+    console.print(format_table(table), markup=False, soft_wrap=True)
+
+
+@app.command()
 def status(
     run_id: str,
     backend: Annotated[Backend, typer.Option()] = Backend.local,
@@ -169,8 +218,9 @@ def status(
 ) -> None:
     """Status of a submitted run, step by step."""
     handle = _load_handle(run_id)
-    runner = create_runner(backend.value, _options(None, stack_outputs, stack, None, endpoint_url))
-    result = runner.status(handle)
+    with _backend_errors():
+        runner = create_runner(backend.value, _options(None, stack_outputs, stack, None, endpoint_url))
+        result = runner.status(handle)
     for report in result.steps:
         _show(report)
     console.print(f"run {run_id}: {result.status.value}")
@@ -187,5 +237,91 @@ def logs(
 ) -> None:
     """Print one step's log of a submitted run."""
     handle = _load_handle(run_id)
-    runner = create_runner(backend.value, _options(None, stack_outputs, stack, None, endpoint_url))
-    console.print(runner.logs(handle, step), markup=False)
+    with _backend_errors():
+        runner = create_runner(backend.value, _options(None, stack_outputs, stack, None, endpoint_url))
+        console.print(runner.logs(handle, step), markup=False)
+
+
+FLEET_SPEC = Path(__file__).with_name("fleet.yaml")
+
+
+@app.command()
+def fleet(
+    data: Annotated[Path, typer.Option(help="Folder of <transformer_id>.csv, or a CSV transformer_id,timestamp,kw.")],
+    limits: Annotated[Path, typer.Option(help="CSV transformer_id,limit_kw.")],
+    output_dir: Annotated[Path, typer.Option(help="Where the merged fleet report goes.")] = Path("outputs/fleet"),
+    shards: Annotated[int | None, typer.Option(min=1, help="Shard processes (default: the spec's count).")] = None,
+    jobs: Annotated[int | None, typer.Option(min=1, help="Workers per shard (default: cores / shards).")] = None,
+    horizon_years: Annotated[float | None, typer.Option(help="Forecast horizon in years (default 5).")] = None,
+    default_limit_kw: Annotated[float | None, typer.Option(help="Limit for ids missing from --limits.")] = None,
+    tracking_uri: Annotated[str | None, typer.Option(help="MLflow tracking URI (default: embedded SQLite).")] = None,
+    spec: Annotated[Path | None, typer.Option(help="Fleet spec YAML (default: runners/fleet.yaml).")] = None,
+) -> None:
+    """Forecast a fleet here: the fleet spec's sharded step as parallel processes, then its merge."""
+    import os
+    import subprocess
+    import sys
+    import uuid
+
+    import pandas as pd
+
+    from ml.fleet import default_jobs
+    from runners.spec import Binding
+
+    pipeline = load_spec(spec or FLEET_SPEC)
+    for path in (data, limits):
+        if not path.exists():
+            raise _fail(f"{path}: no such file or folder")
+    run_id = uuid.uuid4().hex[:12]
+    run_dir = state_dir() / "fleet-runs" / run_id
+    result = pipeline.result_binding()
+    values = pipeline.parameter_values(
+        {"horizon_years": horizon_years, "default_limit_kw": default_limit_kw, "jobs": jobs}
+    )
+    env = os.environ | {"MLFLOW_TRACKING_URI": _tracking_uri(tracking_uri), "GRIDCAST_PIPELINE_RUN_ID": run_id}
+    given = {"data": str(data.resolve()), "limits": str(limits.resolve())}
+    produced: dict[tuple[str, str], str] = {}
+    console.print(f"[bold]gridcast fleet[/] · backend [bold]local[/] · data {data} · run {run_id}")
+    for step in pipeline.steps:
+        inputs = {
+            name: given[b.name] if b.source == "pipeline" else produced[(str(b.step), b.name)]
+            for name, b in step.bindings().items()
+        }
+        outputs = {
+            name: str(
+                output_dir.resolve()
+                if Binding(source="step", step=step.name, name=name) == result
+                else run_dir / step.name / name
+            )
+            for name in step.outputs
+        }
+        produced |= {(step.name, name): path for name, path in outputs.items()}
+        count = (shards or step.shards.count) if step.shards else 1
+        parameters = values | ({"jobs": max(default_jobs() // count, 1)} if jobs is None and step.shards else {})
+        commands = step.render_shards(inputs, outputs, parameters, count)
+        (run_dir / step.name).mkdir(parents=True, exist_ok=True)
+        logs = [run_dir / step.name / f"shard-{i}.log" for i in range(len(commands))]
+        handles = [log.open("w") for log in logs]
+        procs = [
+            subprocess.Popen(
+                [sys.executable if argv[0] == "python" else argv[0], *argv[1:]],
+                stdout=handle,
+                stderr=subprocess.STDOUT,
+                env=env,
+            )
+            for argv, handle in zip(commands, handles, strict=True)
+        ]
+        codes = [p.wait() for p in procs]
+        for handle in handles:
+            handle.close()
+        for i, (code, log) in enumerate(zip(codes, logs, strict=True)):
+            label = f"{step.name} shard {i}/{len(commands)}" if step.shards else step.name
+            last = (log.read_text().strip().splitlines() or [""])[-1]
+            colour = "green" if code == 0 else "red"
+            console.print(f"  [{colour}]{'succeeded' if code == 0 else 'failed':>9}[/]  {label}: {last}", markup=True)
+        if any(codes):
+            raise _fail(f"step {step.name} failed; logs in {run_dir / step.name}")
+    report = pd.read_csv(output_dir / "fleet_report.csv", dtype=str, keep_default_na=False)
+    columns = ["rank", "transformer_id", "limit_kw", "first_overload_p10", "first_overload_p50", "first_overload_p90"]
+    console.print(report[columns].head(10).to_string(index=False), markup=False)
+    console.print(f"outputs in {output_dir}: fleet_report.csv, fleet_risk.png, fleet_errors.csv, fleet_model.npz")

@@ -51,6 +51,11 @@ class Binding(_Strict):
             return cls(source="step", step=parts[1], name=parts[3])
         raise ValueError(f"binding {text!r} is neither 'pipeline.inputs.NAME' nor 'steps.STEP.outputs.NAME'")
 
+    @property
+    def key(self) -> tuple[str, str]:
+        """``(step, output)`` identifying what a step binding reads; pipeline inputs have step ``""``."""
+        return (self.step or "", self.name)
+
 
 SHARD_PARAMETERS = ("shard_index", "shard_count")
 """Set per shard by the backend, never declared by the pipeline: a sharded step's command must use both."""

@@ -7,8 +7,10 @@ import subprocess
 from pathlib import Path
 from typing import Any
 
+from runners.base import BackendError
 
-class StackOutputsError(RuntimeError):
+
+class StackOutputsError(BackendError):
     """The stack outputs could not be read; the message says from where and why."""
 
 

@@ -183,7 +183,7 @@ def write_outputs(
     out.mkdir(parents=True, exist_ok=True)
     report.to_csv(out / REPORT, index=False)
     errors.to_csv(out / ERRORS, index=False)
-    np.savez_compressed(out / MODEL, **packed)
+    np.savez_compressed(out / MODEL, **packed)  # type: ignore[arg-type]  # numpy's stub mistypes **arrays
     (out / MANIFEST).write_text(json.dumps(manifest, indent=2) + "\n")
     figure = fleet_risk_figure(report)
     figure.savefig(out / CHART, dpi=110)  # type: ignore[attr-defined]

@@ -22,6 +22,7 @@ import re
 from typing import Any
 
 from runners.aws.settings import PIPELINE_NAME, AwsSettings
+from runners.base import BackendError
 from runners.spec import PLACEHOLDER, Binding, PipelineSpec, Step
 
 DEFINITION_VERSION = "2020-12-01"
@@ -34,7 +35,7 @@ PROCESSING_INPUTS = "/opt/ml/processing/input"
 PROCESSING_OUTPUTS = "/opt/ml/processing/output"
 
 
-class CompileError(ValueError):
+class CompileError(BackendError, ValueError):
     """The spec asks for something a SageMaker pipeline cannot express; the message says what."""
 
 

@@ -11,6 +11,8 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, ValidationError, field_validator, model_validator
 
+from runners.base import BackendError
+
 DIGEST = re.compile(r"^(?P<repository>[^@\s]+)@sha256:[0-9a-f]{64}$")
 S3_URI = re.compile(r"^s3://(?P<bucket>[a-z0-9][a-z0-9.\-]{1,61}[a-z0-9])(?:/(?P<key>.*))?$")
 ROLE_ARN = re.compile(r"^arn:aws[a-z\-]*:iam::\d{12}:role/\S+$")
@@ -18,7 +20,7 @@ PIPELINE_NAME = re.compile(r"^[a-zA-Z0-9](-*[a-zA-Z0-9]){0,255}$")
 HOW_TO_PASS = "pass --stack NAME or --stack-outputs FILE (from `pulumi stack output --json`)"
 
 
-class AwsSettingsError(ValueError):
+class AwsSettingsError(BackendError, ValueError):
     """The stack outputs or flags cannot drive a SageMaker submission; the message names each bad key."""
 
 

@@ -20,7 +20,17 @@ from azure.core.exceptions import AzureError
 from runners.azure.client import AzureML, ChildJob
 from runners.azure.compile import compile_pipeline, content_version, data_reference
 from runners.azure.settings import AzureSettings
-from runners.base import RESULT_FILES, OnStatus, RunHandle, Runner, RunRequest, RunResult, Status, StepReport
+from runners.base import (
+    RESULT_FILES,
+    BackendError,
+    OnStatus,
+    RunHandle,
+    Runner,
+    RunRequest,
+    RunResult,
+    Status,
+    StepReport,
+)
 from runners.spec import PipelineSpec
 
 LOG_TAIL_LINES = 20
@@ -43,7 +53,7 @@ STATUSES = {
 }
 
 
-class AzureRunError(RuntimeError):
+class AzureRunError(BackendError):
     """The pipeline job could not be submitted or its results fetched; the message says why."""
 
 

@@ -11,11 +11,13 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, ValidationError, field_validator, model_validator
 
+from runners.base import BackendError
+
 DIGEST = re.compile(r"^(?P<repository>[^@\s]+)@sha256:[0-9a-f]{64}$")
 DATASTORE_URI = re.compile(r"^azureml://datastores/(?P<datastore>[A-Za-z0-9_]+)/paths/(?P<path>.*)$")
 
 
-class AzureSettingsError(RuntimeError):
+class AzureSettingsError(BackendError):
     """The stack outputs or flags cannot drive an AzureML submission; the message says which key and why.
 
     A RuntimeError, as the CLI prints those from a backend factory as one ``error:`` line.

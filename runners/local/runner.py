@@ -15,8 +15,10 @@ import time
 import uuid
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 from runners.base import RESULT_FILES, OnStatus, RunHandle, Runner, RunRequest, RunResult, Status, StepReport
+from runners.local.engine import ContainerIsolation
 from runners.spec import PipelineSpec
 
 LOG_TAIL_LINES = 20
@@ -42,9 +44,10 @@ def new_run_id() -> str:
 class LocalRunner(Runner):
     name = "local"
 
-    def __init__(self, state_dir: Path, tracking_uri: str) -> None:
+    def __init__(self, state_dir: Path, tracking_uri: str, container: ContainerIsolation | None = None) -> None:
         self.state_dir = state_dir
         self.tracking_uri = tracking_uri
+        self.container = container  # set: each step runs in the image (--isolation container), not as a process
 
     def _run_dir(self, handle: RunHandle) -> Path:
         return self.state_dir / "runs" / handle.run_id
@@ -53,20 +56,31 @@ class LocalRunner(Runner):
         """Write the run's plan (every step's concrete command); ``wait`` executes it."""
         handle = RunHandle(self.name, new_run_id())
         run_dir = self._run_dir(handle)
-        plan = {"spec": spec.name, "tracking_uri": request.tracking_uri or self.tracking_uri, "steps": []}
+        tracking_uri = request.tracking_uri or self.tracking_uri
+        plan: dict[str, Any] = {"spec": spec.name, "tracking_uri": tracking_uri, "steps": []}
+        if self.container is not None:
+            plan["container"] = {"engine": self.container.engine.name, "image": self.container.image}
         produced: dict[tuple[str, str], Path] = {}
         parameters = spec.parameter_values(request.parameters)
         for step in spec.steps:
             inputs = {
-                name: str(request.data.resolve()) if b.source == "pipeline" else str(produced[(b.step, b.name)])
+                name: str(request.data.resolve()) if b.source == "pipeline" else str(produced[b.key])
                 for name, b in step.bindings().items()
             }
             outputs = {name: run_dir / step.name / name for name in step.outputs}
             produced |= {(step.name, name): path for name, path in outputs.items()}
             command = step.render(inputs, {k: str(v) for k, v in outputs.items()}, parameters)
-            plan["steps"].append({"name": step.name, "command": command, "exit_codes": step.exit_codes})
+            plan["steps"].append(
+                {
+                    "name": step.name,
+                    "command": command,
+                    "exit_codes": step.exit_codes,
+                    "inputs": inputs,
+                    "outputs": {k: str(v) for k, v in outputs.items()},
+                }
+            )
         result = spec.result_binding()
-        plan["result_dir"] = str(produced[(result.step, result.name)])
+        plan["result_dir"] = str(produced[result.key])
         run_dir.mkdir(parents=True, exist_ok=True)
         (run_dir / "plan.json").write_text(json.dumps(plan, indent=2) + "\n")
         return handle
@@ -98,8 +112,12 @@ class LocalRunner(Runner):
         workdir.mkdir(parents=True, exist_ok=True)
         started = time.perf_counter()
         with log_path.open("w") as log:
-            code = subprocess.run(command, cwd=workdir, env=env, stdout=log, stderr=subprocess.STDOUT).returncode
-        elapsed = f"{time.perf_counter() - started:.1f} s"
+            if self.container is not None:
+                code = self.container.run(run_dir.name, step, env, log)
+            else:
+                code = subprocess.run(command, cwd=workdir, env=env, stdout=log, stderr=subprocess.STDOUT).returncode
+        where = f" in {self.container.engine.name}" if self.container is not None else ""
+        elapsed = f"{time.perf_counter() - started:.1f} s{where}"
         tail = _tail(log_path)
         if code == 0:
             return StepReport(step["name"], Status.SUCCEEDED, elapsed, tail)
