@@ -28,11 +28,8 @@ def load_series(path: Path, policy: DataPolicy | None = None) -> tuple[pd.Series
 
 
 def sha256(path: Path) -> str:
-    digest = hashlib.sha256()
     with path.open("rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
+        return hashlib.file_digest(handle, "sha256").hexdigest()
 
 
 def write_builtin_data(path: Path) -> Path:

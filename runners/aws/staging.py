@@ -10,11 +10,9 @@ from botocore.exceptions import ClientError
 
 
 def sha256(path: Path) -> str:
-    digest = hashlib.sha256()
+    """The content address of the input data (its key in the bucket)."""
     with path.open("rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
+        return hashlib.file_digest(handle, "sha256").hexdigest()
 
 
 def split_uri(uri: str) -> tuple[str, str]:

@@ -46,11 +46,8 @@ REJECTED_EXIT_ARGS = ("--rejected-exit-code", "0")
 
 def content_version(path: Path) -> str:
     """Data asset version = first 16 hex of the file's SHA-256: same bytes, same version, one upload."""
-    digest = hashlib.sha256()
     with path.open("rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()[:16]
+        return hashlib.file_digest(handle, "sha256").hexdigest()[:16]
 
 
 def data_reference(version: str) -> str:
