@@ -149,7 +149,7 @@ class SeasonalTrendForecaster(RegressorMixin, BaseEstimator):
         self.spike_hours_ = int(spikes.sum())
         self._select_trend(hours[usable], target[usable])
         self.n_observations_ = int(usable.sum())
-        self.fitted_until_ = stamps[usable].max().isoformat()  # plain types keep the skops artifact safe
+        self.fitted_until_ = stamps[usable].max().isoformat()  # plain types: the artifact stays JSON + arrays
         return self
 
     def _least_squares(

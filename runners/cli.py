@@ -37,7 +37,7 @@ class Isolation(StrEnum):
 
 
 def state_dir() -> Path:
-    from ml.steps.tracking import state_dir as ml_state_dir  # one definition of where state lives
+    from ml.steps.state import state_dir as ml_state_dir  # one definition of where state lives
 
     return ml_state_dir()
 
@@ -45,7 +45,7 @@ def state_dir() -> Path:
 def _tracking_uri(explicit: str | None) -> str:
     import os
 
-    from ml.steps.tracking import default_tracking_uri
+    from ml.steps.state import default_tracking_uri
 
     return explicit or os.environ.get("MLFLOW_TRACKING_URI") or default_tracking_uri()
 

@@ -15,6 +15,7 @@ from ml.model import SeasonalTrendForecaster
 from ml.overload import OverloadReport, analyse_overload
 from ml.steps import CHAMPION, MODEL_NAME
 from ml.steps.data_io import load_series, sha256
+from ml.steps.model_io import load_registered
 from ml.steps.promote import Decision
 from ml.steps.tracking import champion_version, record_data, step_run
 from ml.uncertainty import simulate_overload
@@ -48,7 +49,7 @@ def predict(
                 f"no model holds the '{CHAMPION}' alias of '{MODEL_NAME}' yet, so there is nothing to forecast "
                 f"with.{why}"
             )
-        model = mlflow.sklearn.load_model(CHAMPION_URI)
+        model = load_registered(CHAMPION_URI)
         horizon = forecast_index(series.index[-1], horizon_years)
         forecast = model.predict_interval(horizon)
         overload = analyse_overload(forecast, limit_kw, model.coverage, simulate_overload(model, horizon, limit_kw))

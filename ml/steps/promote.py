@@ -18,6 +18,7 @@ from mlflow.tracking import MlflowClient
 from ml.evaluate import holdout_scores
 from ml.steps import CHAMPION, MODEL_NAME
 from ml.steps.data_io import load_series, sha256
+from ml.steps.model_io import load_registered
 from ml.steps.tracking import champion_version, record_data, step_run
 from ml.steps.train import Candidate
 
@@ -103,7 +104,7 @@ def promote(
 
 
 def _score(model_uri: str, series: object) -> float:
-    return holdout_scores(mlflow.sklearn.load_model(model_uri), series)["rmse"]
+    return holdout_scores(load_registered(model_uri), series)["rmse"]
 
 
 def _record(client: MlflowClient, decision: Decision) -> None:

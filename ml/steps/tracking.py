@@ -22,19 +22,11 @@ from mlflow.tracking import MlflowClient
 
 import ml
 from ml.steps import CHAMPION, EXPERIMENT, MODEL_NAME
+from ml.steps.state import default_tracking_uri, state_dir
 from ml.validation import DataQuality
 
 PIPELINE_RUN_TAG = "gridcast.pipeline_run_id"
 ROLE_TAG = "gridcast.role"  # "pipeline" on the parent run, so a search never mistakes a step for it
-
-
-def state_dir() -> Path:
-    """Where the embedded store lives: ``$GRIDCAST_HOME`` or ``.gridcast`` in the working directory."""
-    return Path(os.environ.get("GRIDCAST_HOME", ".gridcast")).resolve()
-
-
-def default_tracking_uri() -> str:
-    return f"sqlite:///{state_dir() / 'mlflow.db'}"
 
 
 def configure(tracking_uri: str | None) -> str:
@@ -42,9 +34,6 @@ def configure(tracking_uri: str | None) -> str:
     uri = tracking_uri or os.environ.get("MLFLOW_TRACKING_URI") or default_tracking_uri()
     if uri.startswith("sqlite:///"):
         Path(uri.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
-    # MLflow refuses to deserialize any model unless told to. We load only versions our own train
-    # step registered, saved with skops and an allow-list of one class, so we opt in here.
-    os.environ.setdefault("MLFLOW_ALLOW_PICKLE_DESERIALIZATION", "true")
     mlflow.set_tracking_uri(uri)
     mlflow.set_registry_uri(uri)
     return uri

@@ -3,18 +3,20 @@
 from __future__ import annotations
 
 import json
+import tempfile
 from dataclasses import dataclass
 from importlib.metadata import version
 from pathlib import Path
 
 import mlflow
+import pandas as pd
 from mlflow.models import ModelSignature
 from mlflow.types import ColSpec, Schema
 
 import ml
 from ml.evaluate import holdout_scores
 from ml.model import SeasonalTrendForecaster
-from ml.steps import MODEL_NAME
+from ml.steps import MODEL_NAME, model_io
 from ml.steps.data_io import load_series, sha256
 from ml.steps.tracking import log_environment, record_data, step_run
 from ml.validation import DataPolicy
@@ -23,8 +25,7 @@ SIGNATURE = ModelSignature(
     inputs=Schema([ColSpec("datetime", "timestamp")]), outputs=Schema([ColSpec("double", "predicted_kw")])
 )
 # Explicit pins: letting MLflow infer requirements imports and probes packages and costs seconds.
-RUNTIME_PACKAGES = ("numpy", "pandas", "scipy", "scikit-learn", "mlflow", "skops")
-TRUSTED_TYPES = [f"{SeasonalTrendForecaster.__module__}.{SeasonalTrendForecaster.__name__}"]
+RUNTIME_PACKAGES = ("numpy", "pandas", "scipy", "scikit-learn", "mlflow")
 
 
 @dataclass(frozen=True)
@@ -103,16 +104,17 @@ def train(
             }
         )
         log_model_choices(final)
-        info = mlflow.sklearn.log_model(
-            final,
-            name="model",
-            signature=SIGNATURE,
-            pip_requirements=pinned_requirements(),
-            code_paths=[str(Path(ml.__file__).parent)],
-            serialization_format="skops",  # safe to load: only the types listed below may be rebuilt
-            skops_trusted_types=TRUSTED_TYPES,
-            registered_model_name=MODEL_NAME,
-        )
+        with tempfile.TemporaryDirectory() as scratch:
+            info = mlflow.pyfunc.log_model(
+                name="model",
+                loader_module=model_io.__name__,  # JSON + arrays, no pickle: see ml/steps/model_io.py
+                data_path=str(model_io.save_estimator(final, Path(scratch) / "estimator")),
+                code_paths=[str(Path(ml.__file__).parent)],  # the artifact carries the code that reads it
+                signature=SIGNATURE,
+                input_example=pd.DataFrame({"timestamp": series.index[-3:]}),
+                pip_requirements=pinned_requirements(),
+                registered_model_name=MODEL_NAME,
+            )
         log_environment()
         candidate = Candidate(
             model_uri=f"models:/{MODEL_NAME}/{info.registered_model_version}",
