@@ -8,7 +8,7 @@ the seed's 80/10/10 split and its first overload are shown) and a synthetic suit
 fitted on two years and scored over the next five against the noise-free expected load; the
 first-overload error is between the first hour the forecast and the truth cross the limit.
 Time is fit + 5-year forecast: Prophet with its default uncertainty sampling, gridcast with its
-interval and the 200-draw first-overload simulation (the full answer each model gives).
+interval and the 100-draw first-overload simulation (the full answer each model gives).
 """
 
 from __future__ import annotations

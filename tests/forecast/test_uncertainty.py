@@ -66,7 +66,7 @@ def test_the_report_carries_the_distribution_beside_the_point_forecast() -> None
     assert quantiles == sorted(quantiles)
     probabilities = list(data["p_overload_by_year_end"].values())
     assert probabilities == sorted(probabilities) and probabilities[-1] == 1.0
-    assert data["expected_overload_hours"] > 0 and data["simulation_draws"] == 200
+    assert data["expected_overload_hours"] > 0 and data["simulation_draws"] == 100
     # The distribution is of the same quantity as the point forecast, so it brackets it.
     assert quantiles[0] <= pd.Timestamp(data["first_overload_at"]) <= quantiles[2]
 
