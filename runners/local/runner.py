@@ -9,16 +9,17 @@ from __future__ import annotations
 import json
 import os
 import shutil
-import subprocess
 import sys
 import time
 import uuid
+from contextlib import ExitStack
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 from runners.base import RESULT_FILES, OnStatus, RunHandle, Runner, RunRequest, RunResult, Status, StepReport
 from runners.local.engine import ContainerIsolation
+from runners.local.warm import StepProcess
 from runners.spec import PipelineSpec
 
 LOG_TAIL_LINES = 20
@@ -96,26 +97,44 @@ class LocalRunner(Runner):
             "PYTHONWARNINGS": "ignore",
         }
         reports: list[StepReport] = []
-        for step in plan["steps"]:
-            on_status(StepReport(step["name"], Status.RUNNING))
-            report = self._run_step(run_dir, step, env)
-            reports.append(report)
-            on_status(report)
-            if report.status is Status.FAILED:
-                return RunResult(Status.FAILED, reports)
+        steps = plan["steps"]
+        with ExitStack() as logs:
+            upcoming = self._prepare(run_dir, steps[0], env, logs) if steps else None
+            for i, step in enumerate(steps):
+                current, upcoming = upcoming, None
+                on_status(StepReport(step["name"], Status.RUNNING))
+                if i + 1 < len(steps):  # its imports overlap this step's work; it waits for "go"
+                    upcoming = self._prepare(run_dir, steps[i + 1], env, logs)
+                report = self._run_step(run_dir, step, env, current)
+                reports.append(report)
+                on_status(report)
+                if report.status is Status.FAILED:
+                    if upcoming is not None:
+                        upcoming.cancel()
+                    return RunResult(Status.FAILED, reports)
         return RunResult(Status.SUCCEEDED, reports)
 
-    def _run_step(self, run_dir: Path, step: dict, env: dict[str, str]) -> StepReport:
-        log_path = run_dir / f"{step['name']}.log"
-        command = [sys.executable if step["command"][0] == "python" else step["command"][0], *step["command"][1:]]
+    def _prepare(self, run_dir: Path, step: dict, env: dict[str, str], logs: ExitStack) -> StepProcess | None:
+        """Start the step's process warm (process isolation only; containers start on their turn)."""
+        if self.container is not None:
+            return None
         workdir = run_dir / step["name"]
         workdir.mkdir(parents=True, exist_ok=True)
+        log = logs.enter_context((run_dir / f"{step['name']}.log").open("w"))
+        command = [sys.executable if step["command"][0] == "python" else step["command"][0], *step["command"][1:]]
+        return StepProcess(command, workdir, env, log)
+
+    def _run_step(self, run_dir: Path, step: dict, env: dict[str, str], process: StepProcess | None) -> StepReport:
+        log_path = run_dir / f"{step['name']}.log"
         started = time.perf_counter()
-        with log_path.open("w") as log:
-            if self.container is not None:
+        if self.container is not None:
+            (run_dir / step["name"]).mkdir(parents=True, exist_ok=True)
+            with log_path.open("w") as log:
                 code = self.container.run(run_dir.name, step, env, log)
-            else:
-                code = subprocess.run(command, cwd=workdir, env=env, stdout=log, stderr=subprocess.STDOUT).returncode
+        else:
+            assert process is not None  # prepared by wait()
+            code = process.go()
+            process.log.close()
         where = f" in {self.container.engine.name}" if self.container is not None else ""
         elapsed = f"{time.perf_counter() - started:.1f} s{where}"
         tail = _tail(log_path)
