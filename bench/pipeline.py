@@ -43,8 +43,13 @@ def time_pipeline(workdir: Path) -> float:
     runner = Path(sys.executable).with_name("runner")
     env = {k: v for k, v in os.environ.items() if k not in ("MLFLOW_TRACKING_URI", "GRIDCAST_HOME")}
     started = time.perf_counter()
-    subprocess.run([str(runner), "--backend", "local", "--data", str(SEED_CSV)], cwd=workdir, env=env,
-                   check=True, capture_output=True)
+    subprocess.run(
+        [str(runner), "--backend", "local", "--data", str(SEED_CSV)],
+        cwd=workdir,
+        env=env,
+        check=True,
+        capture_output=True,
+    )
     return time.perf_counter() - started
 
 

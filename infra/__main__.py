@@ -24,9 +24,7 @@ from infra.tags import base_tags  # noqa: E402
 
 def build(config: StackConfig) -> StackOutputs:
     """Create the component for ``config.cloud`` and return its outputs."""
-    tags = base_tags(
-        project=config.project, stack=config.stack, owner=config.owner, cost_center=config.cost_center
-    )
+    tags = base_tags(project=config.project, stack=config.stack, owner=config.owner, cost_center=config.cost_center)
     if config.cloud == "azure":
         from infra.azure_stack import AzureMlStack, AzureMlStackArgs
 

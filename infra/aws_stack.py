@@ -65,9 +65,7 @@ class SageMakerStack(pulumi.ComponentResource):
 
     outputs: StackOutputs
 
-    def __init__(
-        self, name: str, args: SageMakerStackArgs, opts: pulumi.ResourceOptions | None = None
-    ) -> None:
+    def __init__(self, name: str, args: SageMakerStackArgs, opts: pulumi.ResourceOptions | None = None) -> None:
         super().__init__("gridcast:aws:SageMakerStack", name, None, opts)
         tags = merge_tags(args.tags, {"component": "sagemaker"})
         child = pulumi.ResourceOptions(parent=self)
@@ -149,9 +147,7 @@ class SageMakerStack(pulumi.ComponentResource):
         self.repository_lifecycle = aws.ecr.LifecyclePolicy(
             f"{name}-images-lifecycle",
             repository=self.repository.name,
-            policy=json.dumps(
-                aws_policies.ecr_lifecycle_policy(keep_images=args.keep_images), sort_keys=True
-            ),
+            policy=json.dumps(aws_policies.ecr_lifecycle_policy(keep_images=args.keep_images), sort_keys=True),
             opts=child,
         )
 

@@ -147,9 +147,7 @@ class AzureMlStack(pulumi.ComponentResource):
         self.log_analytics = operationalinsights.Workspace(
             f"{name}-logs",
             workspace_name=f"log-{name}",
-            sku=operationalinsights.WorkspaceSkuArgs(
-                name=operationalinsights.WorkspaceSkuNameEnum.PER_GB2018
-            ),
+            sku=operationalinsights.WorkspaceSkuArgs(name=operationalinsights.WorkspaceSkuNameEnum.PER_GB2018),
             retention_in_days=args.log_retention_days,
             **placed,
             opts=child,
@@ -167,9 +165,7 @@ class AzureMlStack(pulumi.ComponentResource):
 
         self.registry = containerregistry.Registry(
             f"{name}-registry",
-            registry_name=self._subscription_id.apply(
-                lambda s: azure_naming.container_registry_name(name, s)
-            ),
+            registry_name=self._subscription_id.apply(lambda s: azure_naming.container_registry_name(name, s)),
             # Premium: the workspace's managed network reaches the registry through a private
             # endpoint, which only the Premium tier offers.
             sku=containerregistry.SkuArgs(name=containerregistry.SkuName.PREMIUM),
@@ -195,9 +191,7 @@ class AzureMlStack(pulumi.ComponentResource):
                 self.storage_account,
             ),
             # The workspace stores connection secrets in its (RBAC-mode) key vault.
-            self._grant(
-                "workspace-kv-secrets", self.workspace_identity, "Key Vault Secrets Officer", self.key_vault
-            ),
+            self._grant("workspace-kv-secrets", self.workspace_identity, "Key Vault Secrets Officer", self.key_vault),
             # Environment image builds push the built images to the registry.
             self._grant("workspace-acr-push", self.workspace_identity, "AcrPush", self.registry),
         ]
@@ -287,9 +281,7 @@ class AzureMlStack(pulumi.ComponentResource):
             *workspace_grants,
             # The job identity: pull the training image, read data and write outputs, log to MLflow.
             self._grant("job-acr-pull", self.job_identity, "AcrPull", self.registry),
-            self._grant(
-                "job-blob-data", self.job_identity, "Storage Blob Data Contributor", self.storage_account
-            ),
+            self._grant("job-blob-data", self.job_identity, "Storage Blob Data Contributor", self.storage_account),
             self._grant("job-ml-data-scientist", self.job_identity, "AzureML Data Scientist", self.workspace),
             # The deploy identity (CI): push images, stage data, submit jobs.
             self._grant("deploy-acr-push", self.deploy_identity, "AcrPush", self.registry),
@@ -299,9 +291,7 @@ class AzureMlStack(pulumi.ComponentResource):
                 "Storage Blob Data Contributor",
                 self.storage_account,
             ),
-            self._grant(
-                "deploy-ml-data-scientist", self.deploy_identity, "AzureML Data Scientist", self.workspace
-            ),
+            self._grant("deploy-ml-data-scientist", self.deploy_identity, "AzureML Data Scientist", self.workspace),
         ]
 
         datastore_uri = self.datastore.name.apply(lambda ds: f"azureml://datastores/{ds}/paths")

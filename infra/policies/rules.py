@@ -42,9 +42,7 @@ AZ_ROLE_ASSIGNMENT = "azure-native:authorization:RoleAssignment"
 AWS_KMS_KEY = "aws:kms/key:Key"
 AWS_BUCKET = "aws:s3/bucket:Bucket"
 AWS_BUCKET_VERSIONING = "aws:s3/bucketVersioning:BucketVersioning"
-AWS_BUCKET_ENCRYPTION = (
-    "aws:s3/bucketServerSideEncryptionConfiguration:BucketServerSideEncryptionConfiguration"
-)
+AWS_BUCKET_ENCRYPTION = "aws:s3/bucketServerSideEncryptionConfiguration:BucketServerSideEncryptionConfiguration"
 AWS_BUCKET_PUBLIC_ACCESS_BLOCK = "aws:s3/bucketPublicAccessBlock:BucketPublicAccessBlock"
 AWS_BUCKET_OWNERSHIP = "aws:s3/bucketOwnershipControls:BucketOwnershipControls"
 AWS_BUCKET_POLICY = "aws:s3/bucketPolicy:BucketPolicy"
@@ -347,9 +345,7 @@ def _denies_insecure_transport(statement: Mapping[str, Any]) -> bool:
     everyone = principal == "*" or _get(principal, "AWS") == "*"
     actions = _items(statement.get("Action"))
     insecure = str(_get(statement, "Condition", "Bool", "aws:SecureTransport")).lower() == "false"
-    return (
-        statement.get("Effect") == "Deny" and everyone and ("s3:*" in actions or "*" in actions) and insecure
-    )
+    return statement.get("Effect") == "Deny" and everyone and ("s3:*" in actions or "*" in actions) and insecure
 
 
 def aws_s3_tls_only_policy(resource_type: str, props: Props) -> list[str]:
@@ -449,9 +445,7 @@ def aws_sagemaker_trust_source_account(resource_type: str, props: Props) -> list
 def aws_github_oidc_trust_pinned(resource_type: str, props: Props) -> list[str]:
     """GitHub OIDC: the provider serves only STS, and roles trust one repository and environment."""
     if resource_type == AWS_OIDC_PROVIDER:
-        if props.get("url") == github_oidc.ISSUER and _items(props.get("clientIdLists")) != [
-            github_oidc.AWS_AUDIENCE
-        ]:
+        if props.get("url") == github_oidc.ISSUER and _items(props.get("clientIdLists")) != [github_oidc.AWS_AUDIENCE]:
             return [f"GitHub OIDC provider audiences must be exactly [{github_oidc.AWS_AUDIENCE}]"]
         return []
     if resource_type != AWS_ROLE:
@@ -467,9 +461,7 @@ def aws_github_oidc_trust_pinned(resource_type: str, props: Props) -> list[str]:
             problems.append(f"GitHub trust must require {host}:aud = {github_oidc.AWS_AUDIENCE}")
         if not github_oidc.is_pinned_subject(equals.get(f"{host}:sub")):
             problems.append(f"GitHub trust must pin {host}:sub to repo:OWNER/REPO:environment:NAME")
-        if _get(statement, "Condition", "StringLike") or _get(
-            statement, "Condition", "ForAnyValue:StringLike"
-        ):
+        if _get(statement, "Condition", "StringLike") or _get(statement, "Condition", "ForAnyValue:StringLike"):
             problems.append("GitHub trust must not use StringLike (wildcard) conditions")
     return problems
 
@@ -487,9 +479,7 @@ def aws_passrole_scoped(resource_type: str, props: Props) -> list[str]:
                 problems.append(f"statement {sid}: iam:PassRole must name exact role ARNs")
             service = _get(statement, "Condition", "StringEquals", "iam:PassedToService")
             if service != SAGEMAKER_SERVICE:
-                problems.append(
-                    f"statement {sid}: iam:PassRole needs iam:PassedToService = {SAGEMAKER_SERVICE}"
-                )
+                problems.append(f"statement {sid}: iam:PassRole needs iam:PassedToService = {SAGEMAKER_SERVICE}")
     return problems
 
 

@@ -298,9 +298,7 @@ def stack_config(cloud: str) -> dict[str, str]:
     """Config as the CLI would pass it: Pulumi.yaml defaults overlaid with Pulumi.<cloud>.yaml."""
     project = yaml.safe_load((REPO_ROOT / "Pulumi.yaml").read_text())
     stack = yaml.safe_load((REPO_ROOT / f"Pulumi.{cloud}.yaml").read_text())
-    config = {
-        f"gridcast:{key}": spec["default"] for key, spec in project["config"].items() if "default" in spec
-    }
+    config = {f"gridcast:{key}": spec["default"] for key, spec in project["config"].items() if "default" in spec}
     config.update(stack["config"])
     return {key: _config_text(value) for key, value in config.items()}
 

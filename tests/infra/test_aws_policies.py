@@ -62,9 +62,7 @@ def resources_by_action(document: dict[str, Any]) -> dict[str, set[str]]:
 @pytest.mark.parametrize("build", [execution, deploy], ids=["execution", "deploy"])
 def test_only_ecr_login_uses_a_star_resource(build: Any) -> None:
     granted = resources_by_action(build())
-    assert {action for action, resources in granted.items() if "*" in resources} == {
-        "ecr:GetAuthorizationToken"
-    }
+    assert {action for action, resources in granted.items() if "*" in resources} == {"ecr:GetAuthorizationToken"}
     assert granted["ecr:GetAuthorizationToken"] == {"*"}
 
 

@@ -170,7 +170,10 @@ def test_deploy_role_reaches_exactly_what_the_stack_outputs_point_the_runner_at(
     """The runner stages under ``data_uri``, reads under ``outputs_uri``, names pipelines ``<name_prefix>-*``."""
     out = aws_run.outputs
     bucket = aws_run.named(f"{NAME}-bucket").state
-    assert (out["data_uri"], out["outputs_uri"]) == (f"s3://{bucket['bucket']}/data/", f"s3://{bucket['bucket']}/outputs/")
+    assert (out["data_uri"], out["outputs_uri"]) == (
+        f"s3://{bucket['bucket']}/data/",
+        f"s3://{bucket['bucket']}/outputs/",
+    )
     policy = {s["Sid"]: s for s in statements(doc(aws_run.named(f"{NAME}-deploy-role-policy"), "policy"))}
     pipelines = f"arn:aws:sagemaker:eu-west-1:{ACCOUNT_ID}:pipeline/{out['name_prefix']}-*"
     logs = f"arn:aws:logs:eu-west-1:{ACCOUNT_ID}:log-group:/aws/sagemaker"
@@ -210,9 +213,7 @@ def test_everything_is_tagged_named_and_parented_by_the_component(aws_run: Stack
         }, resource.name
     for resource in aws_run.custom:
         assert resource.name.startswith(f"{NAME}-")
-        assert any(
-            u.endswith(f"gridcast:aws:SageMakerStack${resource.type}::{resource.name}") for u in aws_run.urns
-        )
+        assert any(u.endswith(f"gridcast:aws:SageMakerStack${resource.type}::{resource.name}") for u in aws_run.urns)
 
 
 def test_up_is_idempotent_every_input_is_the_same_on_a_second_run(aws_run: StackRun) -> None:

@@ -25,9 +25,7 @@ def grants_of(run: StackRun, identity: Recorded) -> set[tuple[str, str]]:
     principal = identity.state["principalId"]
     by_id = {r.state.get("id"): r.name for r in run.custom}
     return {
-        (role_name_of(a), by_id[a.inputs["scope"]])
-        for a in run.of_type(ROLE)
-        if a.inputs["principalId"] == principal
+        (role_name_of(a), by_id[a.inputs["scope"]]) for a in run.of_type(ROLE) if a.inputs["principalId"] == principal
     }
 
 
@@ -147,9 +145,7 @@ def test_every_role_assignment_is_resource_scoped_deterministic_and_never_broad(
         assert props["roleDefinitionId"].startswith(f"/subscriptions/{SUBSCRIPTION_ID}/providers/")
         assert azure_roles.role_guid(props["roleDefinitionId"]) not in forbidden
         assert props["principalType"] == "ServicePrincipal"
-        expected = azure_roles.role_assignment_name(
-            props["scope"], props["principalId"], props["roleDefinitionId"]
-        )
+        expected = azure_roles.role_assignment_name(props["scope"], props["principalId"], props["roleDefinitionId"])
         assert props["roleAssignmentName"] == expected
     assert len({a.inputs["roleAssignmentName"] for a in assignments}) == len(assignments)
 
@@ -183,10 +179,7 @@ def test_everything_is_tagged_named_and_parented_by_the_component(azure_run: Sta
         }, resource.name
     for resource in azure_run.custom:
         assert resource.name.startswith(f"{NAME}-")
-        assert any(
-            u.endswith(f"gridcast:azure:AzureMlStack${resource.type}::{resource.name}")
-            for u in azure_run.urns
-        )
+        assert any(u.endswith(f"gridcast:azure:AzureMlStack${resource.type}::{resource.name}") for u in azure_run.urns)
 
 
 def test_up_is_idempotent_every_input_is_the_same_on_a_second_run(azure_run: StackRun) -> None:

@@ -166,9 +166,7 @@ def test_role_assignment_names_are_deterministic_guids_unique_per_triple() -> No
     others = {
         azure_roles.role_assignment_name(scope + "x", "principal-1", role),
         azure_roles.role_assignment_name(scope, "principal-2", role),
-        azure_roles.role_assignment_name(
-            scope, "principal-1", azure_roles.role_definition_id(SUB_A, "AcrPush")
-        ),
+        azure_roles.role_assignment_name(scope, "principal-1", azure_roles.role_definition_id(SUB_A, "AcrPush")),
     }
     assert name not in others and len(others) == 3
 

@@ -35,9 +35,7 @@ def test_azure_outputs_point_at_the_created_resources(azure_run: StackRun) -> No
     assert re.fullmatch(UUID, out["job_identity"])
     assert out["job_identity_resource_id"].endswith("/userAssignedIdentities/id-gridcast-azure-jobs")
     assert out["deploy_identity_client_id"] != out["job_identity"]
-    assert out["mlflow_tracking_uri"].startswith(
-        "azureml://westeurope.api.azureml.ms/mlflow/v1.0/subscriptions/"
-    )
+    assert out["mlflow_tracking_uri"].startswith("azureml://westeurope.api.azureml.ms/mlflow/v1.0/subscriptions/")
     assert out["mlflow_tracking_uri"].endswith("/workspaces/mlw-gridcast-azure")
     assert out["data_uri"] == "azureml://datastores/gridcast/paths/data/"
     assert out["outputs_uri"] == "azureml://datastores/gridcast/paths/outputs/"

@@ -79,9 +79,7 @@ class Case:
 
 
 AZ, AWS = "gridcast-azure", "gridcast-aws"
-CONTRIBUTOR, AI_ADMIN, OWNER = (
-    FORBIDDEN_ROLES[k] for k in ("Contributor", "Azure AI Administrator", "Owner")
-)
+CONTRIBUTOR, AI_ADMIN, OWNER = (FORBIDDEN_ROLES[k] for k in ("Contributor", "Azure AI Administrator", "Owner"))
 SUB = "/subscriptions/3f2e1d0c-9b8a-4765-8432-10fedcba9876"
 ROLE_DEFINITION = SUB + "/providers/Microsoft.Authorization/roleDefinitions/{}"
 
@@ -140,9 +138,7 @@ CASES = [
         put("properties.enablePurgeProtection", ...),
         "purge",
     ),
-    Case(
-        "azure-container-registry-locked", "azure", f"{AZ}-registry", put("adminUserEnabled", True), "admin"
-    ),
+    Case("azure-container-registry-locked", "azure", f"{AZ}-registry", put("adminUserEnabled", True), "admin"),
     Case(
         "azure-container-registry-locked",
         "azure",
@@ -220,9 +216,7 @@ CASES = [
         put("properties.disableLocalAuth", False),
         "disableLocalAuth",
     ),
-    Case(
-        "azure-ml-compute-private-scales-to-zero", "azure", f"{AZ}-compute", put("identity", ...), "identity"
-    ),
+    Case("azure-ml-compute-private-scales-to-zero", "azure", f"{AZ}-compute", put("identity", ...), "identity"),
     Case(
         "azure-ml-compute-private-scales-to-zero",
         "azure",
@@ -332,9 +326,7 @@ CASES = [
     ),
     Case("aws-s3-sse-kms", "aws", f"{AWS}-bucket-encryption", put("rules", []), "at least one rule"),
     *[
-        Case(
-            "aws-s3-public-access-blocked", "aws", f"{AWS}-bucket-public-access-block", put(flag, False), flag
-        )
+        Case("aws-s3-public-access-blocked", "aws", f"{AWS}-bucket-public-access-block", put(flag, False), flag)
         for flag in ("blockPublicAcls", "blockPublicPolicy", "ignorePublicAcls", "restrictPublicBuckets")
     ],
     Case(
@@ -476,9 +468,7 @@ CASES = [
         f"{AWS}-deploy-role",
         edit_json(
             "assumeRolePolicy",
-            first_statement(
-                lambda s: s["Condition"]["StringEquals"].pop("token.actions.githubusercontent.com:aud")
-            ),
+            first_statement(lambda s: s["Condition"]["StringEquals"].pop("token.actions.githubusercontent.com:aud")),
         ),
         ":aud",
     ),
@@ -507,9 +497,7 @@ CASES = [
         "aws-passrole-scoped",
         "aws",
         f"{AWS}-deploy-role-policy",
-        edit_json(
-            "policy", statement("PassExecutionRoleToSageMakerOnly", lambda s: s.update(Resource=["*"]))
-        ),
+        edit_json("policy", statement("PassExecutionRoleToSageMakerOnly", lambda s: s.update(Resource=["*"]))),
         "exact role",
     ),
     Case(
@@ -565,10 +553,7 @@ def test_broad_managed_policy_attachments_are_refused() -> None:
     attach = "aws:iam/rolePolicyAttachment:RolePolicyAttachment"
     for arn in ("arn:aws:iam::aws:policy/AdministratorAccess", "arn:aws:iam::aws:policy/AmazonS3FullAccess"):
         assert rules.aws_iam_no_broad_managed_policies(attach, {"policyArn": arn})
-    assert (
-        rules.aws_iam_no_broad_managed_policies(attach, {"policyArn": "arn:aws:iam::1:policy/gridcast-ro"})
-        == []
-    )
+    assert rules.aws_iam_no_broad_managed_policies(attach, {"policyArn": "arn:aws:iam::1:policy/gridcast-ro"}) == []
 
 
 def test_inline_policies_on_roles_are_checked_too() -> None:
@@ -669,9 +654,7 @@ def test_wrapped_policy_defers_unknown_preview_values_to_the_engine(azure_run: S
     )
     reported: list[str] = []
     with pytest.raises(UnknownValueError):
-        policy.validate(
-            resource_validation_args(previewed), lambda message, urn=None: reported.append(message)
-        )
+        policy.validate(resource_validation_args(previewed), lambda message, urn=None: reported.append(message))
     assert reported == []
 
 

@@ -25,9 +25,7 @@ def test_stack_has_zero_violations(cloud: str, request: pytest.FixtureRequest) -
 
 
 @pytest.mark.parametrize("cloud", ["azure", "aws"])
-def test_stack_passes_the_wrapped_pack_as_the_engine_calls_it(
-    cloud: str, request: pytest.FixtureRequest
-) -> None:
+def test_stack_passes_the_wrapped_pack_as_the_engine_calls_it(cloud: str, request: pytest.FixtureRequest) -> None:
     run: StackRun = request.getfixturevalue(f"{cloud}_run")
     reported: list[str] = []
 

@@ -22,7 +22,11 @@ def run_runner(tmp_path: Path) -> Run:
     def run(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
         base = {k: v for k, v in os.environ.items() if k not in ("MLFLOW_TRACKING_URI", "GRIDCAST_HOME")}
         return subprocess.run(
-            [str(RUNNER), *args], cwd=tmp_path, capture_output=True, text=True, timeout=600,
+            [str(RUNNER), *args],
+            cwd=tmp_path,
+            capture_output=True,
+            text=True,
+            timeout=600,
             env=base | {"COLUMNS": "200", **(env or {})},
         )
 

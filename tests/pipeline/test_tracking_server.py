@@ -32,9 +32,18 @@ def mlflow_server(tmp_path: Path) -> Iterator[str]:
     server_dir = tmp_path / "server"
     server_dir.mkdir()
     command = [
-        str(Path(sys.executable).with_name("mlflow")), "server", "--host", "127.0.0.1", "--port", str(port),
-        "--backend-store-uri", f"sqlite:///{server_dir / 'server.db'}",
-        "--artifacts-destination", str(server_dir / "artifacts"), "--workers", "1",
+        str(Path(sys.executable).with_name("mlflow")),
+        "server",
+        "--host",
+        "127.0.0.1",
+        "--port",
+        str(port),
+        "--backend-store-uri",
+        f"sqlite:///{server_dir / 'server.db'}",
+        "--artifacts-destination",
+        str(server_dir / "artifacts"),
+        "--workers",
+        "1",
     ]
     log = (server_dir / "server.log").open("w")
     process = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT, cwd=server_dir)

@@ -26,8 +26,15 @@ def test_bad_input_exits_2_with_one_clear_line_and_tells_the_engine(tmp_path: Pa
     failure = tmp_path / "opt-ml-output" / "failure"
     failure.parent.mkdir()
 
-    result = step("train", "--data", str(bad), "--model-out", str(tmp_path / "m"), home=tmp_path / "s",
-                  extra_env={"GRIDCAST_FAILURE_FILE": str(failure)})
+    result = step(
+        "train",
+        "--data",
+        str(bad),
+        "--model-out",
+        str(tmp_path / "m"),
+        home=tmp_path / "s",
+        extra_env={"GRIDCAST_FAILURE_FILE": str(failure)},
+    )
 
     expected = f"{bad}: column 'kw' has non-numeric text on 1 row(s) at line 2 ('abc'); expected a number in kW."
     assert result.returncode == EXIT_BAD_INPUT
@@ -45,8 +52,17 @@ def test_train_then_rejected_promote_exit_codes(tmp_path: Path, synthetic_csv: P
     assert trained.returncode == EXIT_OK, trained.stderr
     assert "registered models:/transformer_load_forecast/1" in trained.stdout
 
-    common = ["promote", "--data", str(synthetic_csv), "--candidate", str(tmp_path / "m"),
-              "--decision-out", str(tmp_path / "d"), "--threshold-kw", "0.1"]
+    common = [
+        "promote",
+        "--data",
+        str(synthetic_csv),
+        "--candidate",
+        str(tmp_path / "m"),
+        "--decision-out",
+        str(tmp_path / "d"),
+        "--threshold-kw",
+        "0.1",
+    ]
     rejected = step(*common, home=home)
     assert rejected.returncode == EXIT_REJECTED
     assert "version 1 rejected: test RMSE" in rejected.stdout
@@ -58,8 +74,16 @@ def test_train_then_rejected_promote_exit_codes(tmp_path: Path, synthetic_csv: P
 
 
 def test_missing_candidate_is_an_error_not_a_crash(tmp_path: Path, synthetic_csv: Path) -> None:
-    result = step("promote", "--data", str(synthetic_csv), "--candidate", str(tmp_path / "none"),
-                  "--decision-out", str(tmp_path / "d"), home=tmp_path / "s")
+    result = step(
+        "promote",
+        "--data",
+        str(synthetic_csv),
+        "--candidate",
+        str(tmp_path / "none"),
+        "--decision-out",
+        str(tmp_path / "d"),
+        home=tmp_path / "s",
+    )
     assert result.returncode == 1
     assert (
         f"error: {tmp_path / 'none' / 'candidate.json'}: no candidate here; run the train step with "

@@ -116,8 +116,16 @@ def test_predict_writes_the_three_outputs_and_logs_them(state: Path, synthetic_c
     assert (out / "forecast.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     written = json.loads((out / "overload_report.json").read_text())
     assert written == report
-    for key in ("first_overload_at", "overload_hours", "max_predicted_kw", "limit_kw", "horizon_start",
-                "horizon_end", "model_version", "run_id"):
+    for key in (
+        "first_overload_at",
+        "overload_hours",
+        "max_predicted_kw",
+        "limit_kw",
+        "horizon_start",
+        "horizon_end",
+        "model_version",
+        "run_id",
+    ):
         assert key in written
     assert written["horizon_start"] == "2024-12-31T00:00:00"
     assert written["model_version"] == "1"
