@@ -14,11 +14,20 @@ def _date(value: str | None) -> str:
 
 
 def _distribution_line(report: dict) -> str:
-    """P10/P50/P90 of the simulated first overload and the chance of one by each year end."""
+    """P10/P50/P90 of the first overload under the model's uncertainty, and its chance by each year end."""
     quantiles = " / ".join(_date(report[f"first_overload_p{q}"])[:10] for q in (10, 50, 90))
     by_year = ", ".join(f"{year} {p:.0%}" for year, p in report.get("p_overload_by_year_end", {}).items())
-    trend = f"; {report['trend']} growth" if report.get("trend") else ""
-    return f"{quantiles} (P(overload) by year end: {by_year}){trend}"
+    return f"P10/P50/P90 {quantiles}; chance by year end: {by_year}"
+
+
+def _hourly_band_line(report: dict) -> str:
+    """When single hours may cross (noise included), which comes before the expected load does."""
+    coverage = f"{report['interval_coverage']:.0%}"
+    latest = report["first_overload_latest"]
+    return (
+        f"first hour over the limit: from {_date(report['first_overload_earliest'])} (upper {coverage} band), "
+        f"{'by ' + _date(latest) if latest else 'not certain within the horizon'} (lower band)"
+    )
 
 
 def summary_table(output_dir: Path) -> Table:
@@ -35,15 +44,12 @@ def summary_table(output_dir: Path) -> Table:
     )
     table.add_row("horizon", f"{_date(report['horizon_start'])} to {_date(report['horizon_end'])}, hourly")
     coverage = f"{report['interval_coverage']:.0%}"
-    first = _date(report["first_overload_at"])
-    if report["first_overload_at"]:
-        first += (
-            f"  ({coverage} interval: {_date(report['first_overload_earliest'])} to "
-            f"{_date(report['first_overload_latest']) if report['first_overload_latest'] else 'beyond the horizon'})"
-        )
-    table.add_row("first overload", first)
+    trend = f", {report['trend']} growth" if report.get("trend") else ""
+    table.add_row("first overload", f"{_date(report['first_overload_at'])} (expected load over the limit{trend})")
     if report.get("simulation_draws"):
-        table.add_row("first overload P10/P50/P90", _distribution_line(report))
+        table.add_row("how sure", _distribution_line(report))
+    if report["first_overload_earliest"]:
+        table.add_row("hourly noise", _hourly_band_line(report))
     if report.get("level_shifts"):
         shifts = ", ".join(f"{_date(s['at'])[:10]} {s['size_kw']:+.1f} kW" for s in report["level_shifts"])
         table.add_row("level shifts", shifts)
@@ -51,7 +57,12 @@ def summary_table(output_dir: Path) -> Table:
     table.add_row(
         f"hours > {report['limit_kw']:g} kW",
         f"{report['overload_hours']:,} ({coverage} interval {low:,} to {high:,}) "
-        f"in {report['overload_episodes']:,} episodes",
+        f"in {report['overload_episodes']:,} episodes"
+        + (
+            f"; {report['expected_overload_hours']:,.0f} expected with hourly noise"
+            if report.get("expected_overload_hours") is not None
+            else ""
+        ),
     )
     table.add_row("peak", f"{report['max_predicted_kw']:.1f} kW at {_date(report['max_predicted_at'])}")
     table.add_row("data repairs", "; ".join(report.get("data_repairs") or []) or "none needed")
