@@ -242,9 +242,6 @@ def logs(
         console.print(runner.logs(handle, step), markup=False)
 
 
-FLEET_SPEC = Path(__file__).with_name("fleet.yaml")
-
-
 @app.command()
 def fleet(
     data: Annotated[Path, typer.Option(help="Folder of <transformer_id>.csv, or a CSV transformer_id,timestamp,kw.")],
@@ -258,69 +255,24 @@ def fleet(
     spec: Annotated[Path | None, typer.Option(help="Fleet spec YAML (default: runners/fleet.yaml).")] = None,
 ) -> None:
     """Forecast a fleet here: the fleet spec's sharded step as parallel processes, then its merge."""
-    import os
-    import subprocess
-    import sys
-    import uuid
-
     import pandas as pd
 
-    from ml.fleet import default_jobs
-    from runners.spec import Binding
+    from runners.local.fleet import FLEET_SPEC, run_fleet
 
-    pipeline = load_spec(spec or FLEET_SPEC)
     for path in (data, limits):
         if not path.exists():
             raise _fail(f"{path}: no such file or folder")
-    run_id = uuid.uuid4().hex[:12]
-    run_dir = state_dir() / "fleet-runs" / run_id
-    result = pipeline.result_binding()
-    values = pipeline.parameter_values(
-        {"horizon_years": horizon_years, "default_limit_kw": default_limit_kw, "jobs": jobs}
-    )
-    env = os.environ | {"MLFLOW_TRACKING_URI": _tracking_uri(tracking_uri), "GRIDCAST_PIPELINE_RUN_ID": run_id}
-    given = {"data": str(data.resolve()), "limits": str(limits.resolve())}
-    produced: dict[tuple[str, str], str] = {}
-    console.print(f"[bold]gridcast fleet[/] · backend [bold]local[/] · data {data} · run {run_id}")
-    for step in pipeline.steps:
-        inputs = {
-            name: given[b.name] if b.source == "pipeline" else produced[(str(b.step), b.name)]
-            for name, b in step.bindings().items()
-        }
-        outputs = {
-            name: str(
-                output_dir.resolve()
-                if Binding(source="step", step=step.name, name=name) == result
-                else run_dir / step.name / name
-            )
-            for name in step.outputs
-        }
-        produced |= {(step.name, name): path for name, path in outputs.items()}
-        count = (shards or step.shards.count) if step.shards else 1
-        parameters = values | ({"jobs": max(default_jobs() // count, 1)} if jobs is None and step.shards else {})
-        commands = step.render_shards(inputs, outputs, parameters, count)
-        (run_dir / step.name).mkdir(parents=True, exist_ok=True)
-        logs = [run_dir / step.name / f"shard-{i}.log" for i in range(len(commands))]
-        handles = [log.open("w") for log in logs]
-        procs = [
-            subprocess.Popen(
-                [sys.executable if argv[0] == "python" else argv[0], *argv[1:]],
-                stdout=handle,
-                stderr=subprocess.STDOUT,
-                env=env,
-            )
-            for argv, handle in zip(commands, handles, strict=True)
-        ]
-        codes = [p.wait() for p in procs]
-        for handle in handles:
-            handle.close()
-        for i, (code, log) in enumerate(zip(codes, logs, strict=True)):
-            label = f"{step.name} shard {i}/{len(commands)}" if step.shards else step.name
-            last = (log.read_text().strip().splitlines() or [""])[-1]
-            colour = "green" if code == 0 else "red"
-            console.print(f"  [{colour}]{'succeeded' if code == 0 else 'failed':>9}[/]  {label}: {last}", markup=True)
-        if any(codes):
-            raise _fail(f"step {step.name} failed; logs in {run_dir / step.name}")
+    with _backend_errors():
+        run_fleet(
+            load_spec(spec or FLEET_SPEC),
+            {"data": data, "limits": limits},
+            output_dir,
+            {"horizon_years": horizon_years, "default_limit_kw": default_limit_kw, "jobs": jobs},
+            shards,
+            state_dir(),
+            _tracking_uri(tracking_uri),
+            lambda line: console.print(line, markup=False, soft_wrap=True),
+        )
     report = pd.read_csv(output_dir / "fleet_report.csv", dtype=str, keep_default_na=False)
     columns = ["rank", "transformer_id", "limit_kw", "first_overload_p10", "first_overload_p50", "first_overload_p90"]
     console.print(report[columns].head(10).to_string(index=False), markup=False)

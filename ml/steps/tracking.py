@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import fcntl
 import os
 import platform
 import subprocess
@@ -32,11 +33,25 @@ ROLE_TAG = "gridcast.role"  # "pipeline" on the parent run, so a search never mi
 def configure(tracking_uri: str | None) -> str:
     """Point MLflow at ``--tracking-uri``, else ``MLFLOW_TRACKING_URI``, else the embedded SQLite store."""
     uri = tracking_uri or os.environ.get("MLFLOW_TRACKING_URI") or default_tracking_uri()
-    if uri.startswith("sqlite:///"):
-        Path(uri.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
     mlflow.set_tracking_uri(uri)
     mlflow.set_registry_uri(uri)
+    if uri.startswith("sqlite:///"):
+        _open_sqlite_store(Path(uri.removeprefix("sqlite:///")))
     return uri
+
+
+def _open_sqlite_store(database: Path) -> None:
+    """Create or check the embedded store's schema under a file lock.
+
+    Parallel step processes (fleet shards) may open a new store at the same moment; MLflow creates
+    its tables without a lock, so without this one of them fails half-way through the migration.
+    """
+    database.parent.mkdir(parents=True, exist_ok=True)
+    with database.with_name(database.name + ".lock").open("w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        client = MlflowClient()  # the first call on each store creates or checks its schema
+        client.search_experiments(max_results=1)
+        client.search_registered_models(max_results=1)
 
 
 def experiment_id() -> str:
