@@ -81,8 +81,10 @@ class Step(_Strict):
     def bindings(self) -> dict[str, Binding]:
         return {name: Binding.parse(text) for name, text in self.inputs.items()}
 
-    def placeholders(self) -> set[tuple[str, str]]:
-        return {(match.group(1), match.group(2)) for arg in self.command for match in PLACEHOLDER.finditer(arg)}
+    def placeholders(self) -> list[tuple[str, str]]:
+        """``(kind, name)`` of each placeholder, once, in command order (so errors name the first one)."""
+        found = ((m.group(1), m.group(2)) for arg in self.command for m in PLACEHOLDER.finditer(arg))
+        return list(dict.fromkeys(found))
 
     def render(self, inputs: dict[str, str], outputs: dict[str, str], parameters: dict[str, Any]) -> list[str]:
         """The command with every placeholder replaced by a concrete path or value."""
