@@ -17,7 +17,7 @@ from rich.markup import escape
 from runners.base import BackendError, BackendOptions, RunHandle, Runner, RunRequest, Status, StepReport
 from runners.registry import create_runner
 from runners.spec import load_spec
-from runners.stack import StackOutputsError, load_stack_outputs
+from runners.stack import load_stack_outputs
 from runners.summary import print_summary
 
 app = typer.Typer(add_completion=False, pretty_exceptions_enable=False, help=__doc__)
@@ -70,10 +70,7 @@ def _fail(message: str) -> typer.Exit:
 def _options(
     tracking_uri: str | None, stack_outputs: Path | None, stack: str | None, image: str | None, endpoint_url: str | None
 ) -> BackendOptions:
-    try:
-        outputs = load_stack_outputs(stack_outputs, stack)
-    except StackOutputsError as exc:
-        raise _fail(str(exc)) from None
+    outputs = load_stack_outputs(stack_outputs, stack)  # a StackOutputsError is a BackendError: one line
     return BackendOptions(state_dir(), _tracking_uri(tracking_uri), outputs, image, endpoint_url)
 
 
@@ -131,9 +128,9 @@ def run(
     )
     if not request.data.is_file():
         raise _fail(f"{request.data}: no such file; pass an existing CSV with --data")
-    options = replace(_options(tracking_uri, stack_outputs, stack, image, endpoint_url), isolation=isolation.value)
     with _backend_errors():
-        runner = create_runner(backend.value, options)
+        options = _options(tracking_uri, stack_outputs, stack, image, endpoint_url)
+        runner = create_runner(backend.value, replace(options, isolation=isolation.value))
         if dry_run:
             console.print(runner.describe(pipeline, request), markup=False, soft_wrap=True)
             return

@@ -57,3 +57,19 @@ def test_backend_errors_become_one_line(capsys: pytest.CaptureFixture[str]) -> N
         raise BackendError("aws stack outputs: missing key 'bucket' [see infra/README.md]")
     assert caught.value.exit_code == 1
     assert capsys.readouterr().err.strip() == "error: aws stack outputs: missing key 'bucket' [see infra/README.md]"
+
+
+def test_unreadable_stack_outputs_are_one_line(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from typer.testing import CliRunner
+
+    monkeypatch.setenv("GRIDCAST_HOME", str(tmp_path / "state"))
+    outputs = tmp_path / "stack.json"
+    outputs.write_text("{bad")
+    data = tmp_path / "d.csv"
+    data.write_text("timestamp,kw\n")
+
+    result = CliRunner().invoke(cli.app, ["--backend", "aws", "--data", str(data), "--stack-outputs", str(outputs)])
+
+    assert result.exit_code == 1
+    assert f"error: {outputs}: cannot read stack outputs as JSON (Expecting property name" in result.output
+    assert "Traceback" not in result.output
