@@ -1,7 +1,12 @@
-"""Fixtures shared by the whole suite: data files and an isolated MLflow store per test."""
+"""Fixtures shared by the whole suite: data files, an isolated MLflow store per test, and the
+real ``runner`` console script run as a user would."""
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -10,6 +15,9 @@ from ml.synthetic import synthetic_load
 
 REPO = Path(__file__).resolve().parents[1]
 SHARED_CSV = REPO.parent / "shared" / "data" / "peak_load.csv"
+RUNNER = Path(sys.executable).with_name("runner")
+
+Run = Callable[..., subprocess.CompletedProcess[str]]
 
 
 @pytest.fixture(scope="session")
@@ -37,3 +45,21 @@ def state(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
 
     configure(None)
     return home
+
+
+@pytest.fixture
+def run_runner(tmp_path: Path) -> Run:
+    """``runner`` in a scratch working directory with its own state folder."""
+
+    def run(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+        base = {k: v for k, v in os.environ.items() if k not in ("MLFLOW_TRACKING_URI", "GRIDCAST_HOME")}
+        return subprocess.run(
+            [str(RUNNER), *args],
+            cwd=tmp_path,
+            capture_output=True,
+            text=True,
+            timeout=600,
+            env=base | {"COLUMNS": "200", **(env or {})},
+        )
+
+    return run

@@ -2,31 +2,20 @@
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
 from pathlib import Path
 
 import pandas as pd
 import pytest
 
+from tests.conftest import Run
+
 pytestmark = pytest.mark.slow
 
 
-def runner(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
-    env = {k: v for k, v in os.environ.items() if k not in ("MLFLOW_TRACKING_URI", "GRIDCAST_HOME")}
-    return subprocess.run(
-        [str(Path(sys.executable).with_name("runner")), *args],
-        cwd=cwd,
-        env=env | {"COLUMNS": "200"},
-        capture_output=True,
-        text=True,
-        timeout=600,
-    )
-
-
-def test_runner_fleet_ranks_the_whole_fleet_from_two_shards(fleet_files: dict[str, Path], tmp_path: Path) -> None:
-    result = runner(
+def test_runner_fleet_ranks_the_whole_fleet_from_two_shards(
+    fleet_files: dict[str, Path], tmp_path: Path, run_runner: Run
+) -> None:
+    result = run_runner(
         "fleet",
         "--data",
         str(fleet_files["folder"]),
@@ -36,7 +25,6 @@ def test_runner_fleet_ranks_the_whole_fleet_from_two_shards(fleet_files: dict[st
         "2",
         "--output-dir",
         "out",
-        cwd=tmp_path,
     )
 
     assert result.returncode == 0, result.stderr + result.stdout
@@ -49,7 +37,7 @@ def test_runner_fleet_ranks_the_whole_fleet_from_two_shards(fleet_files: dict[st
     assert list(errors["transformer_id"]) == ["BAD"]  # reported, and the rest of the fleet still ran
 
 
-def test_runner_fleet_refuses_a_missing_limits_file(fleet_files: dict[str, Path], tmp_path: Path) -> None:
-    result = runner("fleet", "--data", str(fleet_files["folder"]), "--limits", "nope.csv", cwd=tmp_path)
+def test_runner_fleet_refuses_a_missing_limits_file(fleet_files: dict[str, Path], run_runner: Run) -> None:
+    result = run_runner("fleet", "--data", str(fleet_files["folder"]), "--limits", "nope.csv")
     assert result.returncode == 1
     assert "error: nope.csv: no such file or folder" in result.stderr

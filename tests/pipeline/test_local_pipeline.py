@@ -9,7 +9,7 @@ import pytest
 from mlflow.tracking import MlflowClient
 
 from ml.steps import CHAMPION, MODEL_NAME
-from tests.pipeline.conftest import Run
+from tests.conftest import Run
 
 pytestmark = pytest.mark.slow
 
