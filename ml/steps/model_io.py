@@ -11,7 +11,9 @@ This module is also the MLflow pyfunc ``loader_module``: ``mlflow.pyfunc.load_mo
 
 from __future__ import annotations
 
+import hashlib
 import json
+import math
 from pathlib import Path
 from typing import Any
 
@@ -22,6 +24,15 @@ from ml.model import SeasonalTrendForecaster
 
 FORMAT = "gridcast-estimator/1"
 STATE_FILE, ARRAYS_FILE = "estimator.json", "arrays.npz"
+# Bounds a stored parameter must lie in before anything is built from it: an order beyond these
+# says nothing more about hourly load (24 h has 12 harmonics) and would only ask for memory.
+PARAM_BOUNDS: dict[str, tuple[float, float]] = {
+    "daily_order": (0, 12),
+    "weekly_order": (0, 84),
+    "yearly_order": (0, 60),
+    "coverage": (0.5, 0.99),
+}
+PROBE_HOURS = 24 * 14  # a fortnight after the history: enough to catch a model that cannot forecast
 
 
 class ModelFormatError(ValueError):
@@ -57,21 +68,100 @@ def save_estimator(model: SeasonalTrendForecaster, directory: Path) -> Path:
     return directory
 
 
-def load_estimator(directory: Path) -> SeasonalTrendForecaster:
-    """Rebuild the fitted estimator; refuses anything but the one class and format it knows."""
-    state = json.loads((directory / STATE_FILE).read_text())
-    if state.get("format") != FORMAT or state.get("class") != SeasonalTrendForecaster.__name__:
+def fingerprint(directory: Path) -> str:
+    """SHA-256 of the stored state: recorded in the registry at train time, checked at every load."""
+    digest = hashlib.sha256()
+    for name in (STATE_FILE, ARRAYS_FILE):
+        digest.update(name.encode() + b"\0" + (directory / name).read_bytes())
+    return digest.hexdigest()
+
+
+def load_estimator(directory: Path, expected_sha256: str | None = None) -> SeasonalTrendForecaster:
+    """Rebuild the fitted estimator from data alone, refusing anything that is not a sane gridcast model.
+
+    Nothing from the folder is imported or executed: the class is ours, the parameters are checked
+    against :data:`PARAM_BOUNDS`, the arrays are numeric and finite, and the rebuilt model must
+    forecast finite loads. ``expected_sha256`` (the registry's record) catches any later edit.
+    """
+    try:
+        if expected_sha256 is not None and (found := fingerprint(directory)) != expected_sha256:
+            raise ModelFormatError(
+                f"{directory}: model files changed since registration (sha256 {found[:12]}..., "
+                f"registered {expected_sha256[:12]}...)"
+            )
+        state = json.loads((directory / STATE_FILE).read_text())
+        with np.load(directory / ARRAYS_FILE, allow_pickle=False) as stored:
+            arrays = {name: stored[name] for name in stored.files}
+    except (OSError, ValueError) as exc:  # missing file, bad JSON, a pickled or corrupt array file
+        if isinstance(exc, ModelFormatError):
+            raise
+        raise ModelFormatError(f"{directory}: unreadable model files ({exc})") from None
+    if (
+        not isinstance(state, dict)
+        or state.get("format") != FORMAT
+        or state.get("class") != SeasonalTrendForecaster.__name__
+    ):
+        found_format = state.get("format") if isinstance(state, dict) else None
+        found_class = state.get("class") if isinstance(state, dict) else None
         raise ModelFormatError(
             f"{directory}: expected a {FORMAT} {SeasonalTrendForecaster.__name__}, "
-            f"found {state.get('format')!r} {state.get('class')!r}"
+            f"found {found_format!r} {found_class!r}"
         )
-    model = SeasonalTrendForecaster(**state["params"])
-    for name, value in state["attributes"].items():
+    model = _build(directory, state.get("params"))
+    for name, value in (state.get("attributes") or {}).items():
+        _check_value(directory, name, value)
         setattr(model, name, value)
-    with np.load(directory / ARRAYS_FILE, allow_pickle=False) as arrays:
-        for name in arrays.files:
-            setattr(model, name, arrays[name])
+    for name, array in arrays.items():
+        if not np.issubdtype(array.dtype, np.number) or not np.isfinite(array).all():
+            raise ModelFormatError(f"{directory}: fitted array {name} holds non-finite or non-numeric values")
+        setattr(model, name, array)
+    _check_fitted(directory, model)
     return model
+
+
+def _build(directory: Path, params: object) -> SeasonalTrendForecaster:
+    """The estimator from its stored parameters, each a plain value within its bounds."""
+    if not isinstance(params, dict):
+        raise ModelFormatError(f"{directory}: parameters missing from {STATE_FILE}")
+    for name, value in params.items():
+        _check_value(directory, name, value)
+        if name in PARAM_BOUNDS:
+            low, high = PARAM_BOUNDS[name]
+            if isinstance(value, bool) or not isinstance(value, int | float) or not low <= value <= high:
+                raise ModelFormatError(f"{directory}: parameter {name}={value!r} is outside [{low}, {high}]")
+    try:
+        return SeasonalTrendForecaster(**params)
+    except TypeError as exc:
+        raise ModelFormatError(f"{directory}: parameters this version does not know ({exc})") from None
+
+
+def _check_value(directory: Path, name: str, value: object) -> None:
+    """Stored scalars are plain JSON values, and every number is finite."""
+    if isinstance(value, float) and not math.isfinite(value):
+        raise ModelFormatError(f"{directory}: {name} is {value!r}; a fitted model holds finite numbers only")
+    if isinstance(value, dict):
+        for key, item in value.items():
+            _check_value(directory, f"{name}.{key}", item)
+    elif isinstance(value, list):
+        for item in value:
+            _check_value(directory, name, item)
+
+
+def _check_fitted(directory: Path, model: SeasonalTrendForecaster) -> None:
+    """The rebuilt model must look fitted and forecast finite, non-degenerate loads."""
+    coef = getattr(model, "coef_", None)
+    if not isinstance(coef, np.ndarray) or coef.ndim != 1 or not coef.any():
+        raise ModelFormatError(f"{directory}: coefficients missing or all zero; this is not a fitted model")
+    sigma = getattr(model, "sigma_", None)
+    if not isinstance(sigma, int | float) or not sigma > 0:
+        raise ModelFormatError(f"{directory}: residual spread sigma_={sigma!r} must be a positive number")
+    try:
+        end = pd.Timestamp(model.fitted_until_)
+        probe = model.predict_interval(pd.date_range(end, periods=PROBE_HOURS, freq="h"))
+    except Exception as exc:  # wrong shapes, missing attributes: the arrays do not fit together
+        raise ModelFormatError(f"{directory}: the stored arrays do not form a working model ({exc})") from None
+    if not np.isfinite(probe[["predicted_kw", "lower_kw", "upper_kw"]].to_numpy()).all():
+        raise ModelFormatError(f"{directory}: the stored model forecasts non-finite loads")
 
 
 class PyfuncModel:
