@@ -22,9 +22,16 @@ Run = Callable[..., subprocess.CompletedProcess[str]]
 
 @pytest.fixture(scope="session")
 def seed_csv() -> Path:
-    """The seed pipeline's reference data, read from ../shared (never copied into the repo)."""
+    """The seed pipeline's reference data, read from ../shared (never copied into the repo).
+
+    A fresh clone without ../shared skips the tests that need it; CI (``CI`` set) always has it, so
+    there its absence fails instead of silently skipping the comparison with the seed.
+    """
     if not SHARED_CSV.is_file():
-        pytest.fail(f"reference data missing: {SHARED_CSV} (the shared/ folder must sit beside the repo)")
+        message = f"reference data missing: {SHARED_CSV} (the shared/ folder must sit beside the repo)"
+        if os.environ.get("CI"):
+            pytest.fail(message)
+        pytest.skip(message)
     return SHARED_CSV
 
 
