@@ -37,7 +37,9 @@ def since_last_run(transformer_id: str, series: pd.Series, overload: OverloadRep
         return None
     with tempfile.TemporaryDirectory() as scratch:
         try:
-            folder = Path(mlflow.artifacts.download_artifacts(run_id=run_id, artifact_path="outputs", dst_path=scratch))
+            # By the run's artifact location: a runs:/ URI would also search logged models (absent on Azure ML).
+            location = f"{mlflow.get_run(run_id).info.artifact_uri}/outputs"
+            folder = Path(mlflow.artifacts.download_artifacts(artifact_uri=location, dst_path=scratch))
             previous = json.loads((folder / "overload_report.json").read_text())
             predictions = pd.read_csv(folder / "predictions.csv")
         except (OSError, ValueError, mlflow.exceptions.MlflowException):
