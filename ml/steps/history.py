@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import tempfile
 from pathlib import Path
+from typing import cast
 
 import mlflow
 import pandas as pd
@@ -63,10 +64,10 @@ def log_changes(changes: dict[str, object] | None) -> None:
     if not changes:
         return
     mlflow.set_tag("since_last.previous_run_id", str(changes.get("previous_run_id")))
-    scored = changes.get("previous_forecast_on_new_data") or {}
-    metrics = {f"since_last.{k}": float(v) for k, v in scored.items() if isinstance(v, int | float)}  # type: ignore[union-attr]
-    moved = changes.get("moved_days") or {}
-    metrics |= {f"since_last.moved_days.{k}": float(v) for k, v in moved.items() if v is not None}  # type: ignore[union-attr]
+    scored = cast(dict[str, object], changes.get("previous_forecast_on_new_data") or {})
+    metrics = {f"since_last.{k}": float(v) for k, v in scored.items() if isinstance(v, int | float)}
+    moved = cast(dict[str, float | None], changes.get("moved_days") or {})
+    metrics |= {f"since_last.moved_days.{k}": float(v) for k, v in moved.items() if v is not None}
     if metrics:
         mlflow.log_metrics(metrics)
 

@@ -71,7 +71,8 @@ def register_version(model_dir: Path, name: str, transformer_id: str, extra_tags
 
 def versions_of(name: str) -> list[ModelVersion]:
     """Every version of one registered model (costs what this transformer has, not the registry)."""
-    client, found, token = MlflowClient(), [], None
+    client, token = MlflowClient(), None
+    found: list[ModelVersion] = []
     while True:
         page = client.search_model_versions(f"name='{name}'", page_token=token)
         found.extend(page)
