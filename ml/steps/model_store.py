@@ -14,8 +14,11 @@ call                                   Azure ML support matrix row
 ``get_model_version``                  Retrieving details of registered model's versions
 ``search_model_versions(name=...)``    Retrieving details of registered model's versions
 ``set_model_version_tag``              Edit registered model's versions tags
-``get_model_version_download_uri``     Load models from registry
+``get_model_version_download_uri``     Load models from registry (MLflow first calls
+                                       ``get_registered_model``, the doc's own example)
 =====================================  ==========================================================
+
+``tests/pipeline/test_tracking_server.py`` asserts that a whole pipeline calls no other registry endpoint.
 """
 
 from __future__ import annotations

@@ -34,6 +34,8 @@ class AzureLikeProxy(ThreadingHTTPServer):
         self.refused: list[str] = []
         """Every logged-models request answered with 404 (method and path)."""
         self.forwarded = 0
+        self.calls: list[str] = []
+        """Every request as ``METHOD /path`` (no query), in order."""
 
     @property
     def url(self) -> str:
@@ -61,6 +63,7 @@ class _Handler(BaseHTTPRequestHandler):
 
     def _handle(self) -> None:
         body = self._body()
+        self.server.calls.append(f"{self.command} {urlsplit(self.path).path}")
         if LOGGED_MODELS in urlsplit(self.path).path:
             self.server.refused.append(f"{self.command} {self.path}")
             self.send_response(404)  # Azure ML: status 404, empty body
