@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import json
+import os
+import subprocess
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -119,3 +122,28 @@ def test_outputs_are_replaced_whole_or_not_at_all(
 
     assert {p.name: p.read_bytes() for p in out.iterdir()} == before  # the previous run's files, whole
     assert json.loads((out / "overload_report.json").read_text())["run_id"] == first["run_id"]
+
+
+def test_concurrent_promotions_of_one_transformer_end_with_the_better_champion(state: Path, tmp_path: Path) -> None:
+    """Two promote processes at once, a good and a worse challenger: in either order the good one wins."""
+    series = series_of(truth(60.0, 0.03), seed=61)
+    data = write_csv(series + 0.03 * 60.0 * np.cos(4 * np.pi * series.index.hour / 24), tmp_path / "pole-61.csv")
+    train(data, tmp_path / "good", SeasonalTrendForecaster())  # v1
+    train(data, tmp_path / "weak", SeasonalTrendForecaster(daily_order=1))  # v2
+    env = {k: v for k, v in os.environ.items() if k != "MLFLOW_TRACKING_URI"}
+
+    def start(candidate: str) -> subprocess.Popen[str]:
+        command = [sys.executable, "-m", "ml.steps", "promote", "--data", str(data), "--candidate"]
+        command += [str(tmp_path / candidate), "--decision-out", str(tmp_path / f"d-{candidate}")]
+        return subprocess.Popen(command, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+
+    processes = [start("good"), start("weak")]
+    codes = [p.wait(timeout=300) for p in processes]
+
+    assert codes[0] == 0 and codes[1] in (0, 3), [p.communicate() for p in processes]
+    assert champion("gridcast-pole-61").version == "1"  # type: ignore[union-attr]
+    weak = json.loads((tmp_path / "d-weak" / "decision.json").read_text())
+    good = json.loads((tmp_path / "d-good" / "decision.json").read_text())
+    assert good["promoted"] and good["champion_version"] == "1"
+    # The weak one was either judged against v1 and rejected, or promoted first and then replaced by v1.
+    assert (not weak["promoted"] and weak["champion_version"] == "1") or good["previous_champion_version"] == "2"
