@@ -69,18 +69,23 @@ def check_id(transformer_id: str) -> str:
 def transformer_id_for(data: Path, explicit: str | None = None) -> str:
     """``explicit``, else the data's one ``transformer_id`` value, else the file's stem.
 
-    A file naming several transformers is refused: one run answers for one transformer (a fleet
-    has its own command).
+    A file naming several transformers is refused (one run answers for one transformer; a fleet has
+    its own command), and so is an ``explicit`` id the data's own column contradicts.
     """
-    if explicit:
-        return check_id(explicit)
     found = _ids_in_file(data)
     if len(found) > 1:
         shown = ", ".join(sorted(found)[:5]) + (", ..." if len(found) > 5 else "")
         raise TransformerIdError(
             f"{data}: column '{ID_COLUMN}' names {len(found)} transformers ({shown}); one run answers for one "
-            "transformer: split the file, pass --transformer, or use 'runner fleet'"
+            "transformer: split the file, or use 'runner fleet'"
         )
+    if explicit:
+        if found and explicit not in found:
+            raise TransformerIdError(
+                f"{data}: column '{ID_COLUMN}' says transformer {next(iter(found))!r}, but the run was told "
+                f"{explicit!r}; pass the right file or the right id"
+            )
+        return check_id(explicit)
     return check_id(found.pop() if found else data.stem)
 
 

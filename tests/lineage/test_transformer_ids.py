@@ -20,7 +20,10 @@ def test_id_comes_from_the_option_then_the_column_then_the_file_name(tmp_path: P
 
     assert transformer_id_for(plain) == "feeder-17"
     assert transformer_id_for(tagged) == "TX 9"
-    assert transformer_id_for(tagged, "override") == "override"
+    assert transformer_id_for(tagged, "TX 9") == "TX 9"
+    with pytest.raises(TransformerIdError, match="column 'transformer_id' says transformer 'TX 9', but the run was"):
+        transformer_id_for(tagged, "TX 10")  # the data's own column contradicts the option
+    assert transformer_id_for(plain, "override") == "override"
     assert transformer_id_for(tmp_path / f"{BUILTIN_ID}.csv") == BUILTIN_ID  # the built-in data's own id
 
 
