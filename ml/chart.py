@@ -21,6 +21,7 @@ def forecast_figure(
     forecast: pd.DataFrame,
     report: OverloadReport,
     level_shifts: list[dict[str, Any]] | None = None,
+    subject: str | None = None,
 ) -> Figure:
     """Daily peaks (hourly points would be a solid smear over seven years) with the interval band.
 
@@ -56,7 +57,8 @@ def forecast_figure(
             fontweight="bold",
             arrowprops={"arrowstyle": "->", "color": "#E45756"},
         )
-    ax.set_title(_headline(report), loc="left", fontsize=12)
+    headline = _headline(report)
+    ax.set_title(f"{subject}: {headline}" if subject else headline, loc="left", fontsize=12)
     ax.set_ylabel("peak load (kW)")
     ax.xaxis.set_major_locator(mdates.YearLocator())
     ax.xaxis.set_major_formatter(mdates.DateFormatter("%Y"))

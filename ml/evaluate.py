@@ -60,3 +60,20 @@ def forecast_index(last_observation: pd.Timestamp, years: float) -> pd.DatetimeI
     whole_years = int(np.floor(years))
     end = start + pd.DateOffset(years=whole_years) + pd.Timedelta(days=round((years - whole_years) * 365.25))
     return pd.date_range(start, end, freq="h", inclusive="left", name="timestamp")
+
+
+SEASONAL_LAG_HOURS = 168
+
+
+def seasonal_naive_rmse(series: pd.Series, lag_hours: int = SEASONAL_LAG_HOURS) -> float:
+    """RMSE on the test window of the seasonal-naive forecast: the same hour one week earlier.
+
+    The scale-free yardstick of the gate: any transformer, any size, any noise level has one, and a
+    model that does not beat it has learnt nothing the last week did not already say.
+    """
+    test = chronological_split(series).test
+    earlier = series.reindex(test.index - pd.Timedelta(hours=lag_hours)).to_numpy(dtype=float)
+    known = ~np.isnan(earlier)
+    if not known.any():
+        raise ValueError("no hour of the test window has a reading one week earlier")
+    return float(root_mean_squared_error(test.to_numpy(dtype=float)[known], earlier[known]))

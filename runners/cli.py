@@ -52,8 +52,9 @@ def _tracking_uri(explicit: str | None) -> str:
 
 def _builtin_data() -> Path:
     from ml.steps.data_io import write_builtin_data
+    from ml.steps.registry import BUILTIN_ID
 
-    return write_builtin_data(state_dir() / "builtin" / "synthetic_peak_load.csv")
+    return write_builtin_data(state_dir() / "builtin" / f"{BUILTIN_ID}.csv")  # the file name is its transformer id
 
 
 def _show(report: StepReport) -> None:
@@ -95,7 +96,13 @@ def run(
     data: Annotated[Path | None, typer.Option(help="Hourly load CSV (timestamp,kw). Default: built-in data.")] = None,
     limit_kw: Annotated[float | None, typer.Option(help="Transformer limit in kW (default 85).")] = None,
     horizon_years: Annotated[float | None, typer.Option(help="Forecast horizon in years (default 5).")] = None,
-    threshold_kw: Annotated[float | None, typer.Option(help="Gate: highest test RMSE in kW (default 3.0).")] = None,
+    threshold_kw: Annotated[
+        float | None, typer.Option(help="Gate: optional cap on the test RMSE in kW (default: none, scale-free gate).")
+    ] = None,
+    transformer: Annotated[
+        str | None,
+        typer.Option(help="Transformer id (default: the data's transformer_id column, else the file name)."),
+    ] = None,
     output_dir: Annotated[
         Path, typer.Option(help="Where predictions.csv, overload_report.json, forecast.png go.")
     ] = Path("outputs"),
@@ -120,14 +127,20 @@ def run(
     if ctx.invoked_subcommand is not None:
         return
     pipeline = load_spec(spec)
+    source = data or _builtin_data()
+    if not source.is_file():
+        raise _fail(f"{source}: no such file; pass an existing CSV with --data")
     request = RunRequest(
-        data=data or _builtin_data(),
+        data=source,
         output_dir=output_dir,
-        parameters={"limit_kw": limit_kw, "horizon_years": horizon_years, "threshold_kw": threshold_kw},
+        parameters={
+            "limit_kw": limit_kw,
+            "horizon_years": horizon_years,
+            "threshold_kw": threshold_kw,
+            "transformer_id": _transformer(source, transformer),
+        },
         tracking_uri=tracking_uri,
     )
-    if not request.data.is_file():
-        raise _fail(f"{request.data}: no such file; pass an existing CSV with --data")
     with _backend_errors():
         options = _options(tracking_uri, stack_outputs, stack, image, endpoint_url)
         runner = create_runner(backend.value, replace(options, isolation=isolation.value))
@@ -135,6 +148,16 @@ def run(
             console.print(runner.describe(pipeline, request), markup=False, soft_wrap=True)
             return
         _execute(runner, pipeline, request, detach)
+
+
+def _transformer(data: Path, explicit: str | None) -> str:
+    """Every run is about one named transformer, settled before anything runs."""
+    from ml.steps.registry import TransformerIdError, transformer_id_for
+
+    try:
+        return transformer_id_for(data, explicit)
+    except TransformerIdError as exc:
+        raise _fail(str(exc)) from None
 
 
 @contextmanager
@@ -148,7 +171,9 @@ def _backend_errors() -> Iterator[None]:
 
 def _execute(runner: Runner, pipeline: object, request: RunRequest, detach: bool) -> None:
     source = "built-in synthetic data" if request.data.is_relative_to(state_dir()) else str(request.data)
-    console.print(f"[bold]gridcast[/] · backend [bold]{runner.name}[/] · data {source}")
+    transformer = request.parameters.get("transformer_id")
+    about = f" · transformer [bold]{escape(str(transformer))}[/]" if transformer else ""
+    console.print(f"[bold]gridcast[/] · backend [bold]{runner.name}[/]{about} · data {source}")
     handle = runner.submit(pipeline, request)  # type: ignore[arg-type]
     _save_handle(handle)
     console.print(f"  run {handle.run_id}")

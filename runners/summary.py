@@ -30,11 +30,37 @@ def _hourly_band_line(report: dict) -> str:
     )
 
 
+def _since_last_line(changes: dict) -> str:
+    """How the previous forecast did on the hours observed since, and how far the answer moved."""
+    parts = [f"previous run {changes.get('previous_run_id')} (v{changes.get('previous_model_version')})"]
+    scored = changes.get("previous_forecast_on_new_data")
+    if scored:
+        parts.append(
+            f"its forecast on {scored['overlap_hours']:,} new hours: RMSE {scored['forecast_rmse_kw']:.2f} kW, "
+            f"bias {scored['forecast_bias_kw']:+.2f} kW"
+        )
+    moved = changes.get("moved_days") or {}
+    if moved.get("first_overload_at") is not None:
+        window = ", ".join(
+            f"P{q} {moved[f'first_overload_p{q}']:+.0f}"
+            for q in (10, 90)
+            if moved.get(f"first_overload_p{q}") is not None
+        )
+        parts.append(
+            f"first overload moved {moved['first_overload_at']:+.0f} days" + (f" ({window})" if window else "")
+        )
+    elif changes.get("note"):
+        parts.append(str(changes["note"]))
+    return "; ".join(parts)
+
+
 def summary_table(output_dir: Path) -> Table:
     report = json.loads((output_dir / "overload_report.json").read_text())
     table = Table(show_header=False, box=None, pad_edge=False)
     table.add_column(style="bold")
     table.add_column()
+    if report.get("transformer_id"):
+        table.add_row("transformer", report["transformer_id"])
     challenger = report.get("challenger")
     if challenger:
         verdict = "promoted to champion" if challenger["promoted"] else "REJECTED, champion kept"
@@ -65,6 +91,8 @@ def summary_table(output_dir: Path) -> Table:
         ),
     )
     table.add_row("peak", f"{report['max_predicted_kw']:.1f} kW at {_date(report['max_predicted_at'])}")
+    if report.get("since_last_run"):
+        table.add_row("since last run", _since_last_line(report["since_last_run"]))
     table.add_row("data repairs", "; ".join(report.get("data_repairs") or []) or "none needed")
     table.add_row("data sha256", report["data_sha256"])
     table.add_row("MLflow run", report["run_id"])

@@ -13,6 +13,4 @@ all call. Exit codes tell the caller what happened without parsing text:
 """
 
 EXIT_OK, EXIT_ERROR, EXIT_BAD_INPUT, EXIT_REJECTED = 0, 1, 2, 3
-MODEL_NAME = "transformer_load_forecast"
 EXPERIMENT = "transformer-load"
-CHAMPION = "champion"

@@ -17,6 +17,13 @@ Data = Annotated[Path, typer.Option("--data", help="Hourly load CSV with 'timest
 TrackingUri = Annotated[
     str | None, typer.Option("--tracking-uri", envvar="MLFLOW_TRACKING_URI", help="MLflow tracking URI.")
 ]
+TransformerId = Annotated[
+    str | None,
+    typer.Option(
+        "--transformer-id",
+        help="Which transformer the data is (default: its transformer_id column, else the file name).",
+    ),
+]
 PipelineRun = Annotated[
     str | None,
     typer.Option(
@@ -46,12 +53,14 @@ def _fail(message: str, code: int) -> None:
 
 def _run(action, *args, **kwargs):  # type: ignore[no-untyped-def]
     """Turn the errors we expect into one clear line and an exit code; let real bugs show a traceback."""
+    from ml.steps.model_store import LineageError
     from ml.steps.predict import NoChampionError
+    from ml.steps.registry import TransformerIdError
     from ml.validation import DataValidationError
 
     try:
         return action(*args, **kwargs)
-    except DataValidationError as exc:
+    except (DataValidationError, TransformerIdError, LineageError) as exc:
         _fail(str(exc), EXIT_BAD_INPUT)
     except (FileNotFoundError, NoChampionError) as exc:
         _fail(str(exc), EXIT_ERROR)
@@ -71,6 +80,7 @@ def train_cmd(
     weekly_order: int = 2,
     yearly_order: int = 4,
     coverage: Annotated[float, typer.Option(min=0.5, max=0.99)] = 0.8,
+    transformer_id: TransformerId = None,
     tracking_uri: TrackingUri = None,
     pipeline_run_id: PipelineRun = None,
 ) -> None:
@@ -80,7 +90,7 @@ def train_cmd(
 
     _configure(tracking_uri)
     estimator = SeasonalTrendForecaster(daily_order, weekly_order, yearly_order, coverage)
-    candidate = _run(train, data, model_out, estimator, pipeline_run_id)
+    candidate = _run(train, data, model_out, estimator, pipeline_run_id, transformer_id=transformer_id or None)
     typer.echo(f"registered {candidate.model_uri}: test RMSE {candidate.scores['rmse']:.3f} kW")
 
 
@@ -89,18 +99,28 @@ def promote_cmd(
     data: Data,
     candidate: Annotated[Path, typer.Option("--candidate", help="The train step's --model-out folder.")],
     decision_out: Annotated[Path, typer.Option("--decision-out", help="Folder for decision.json.")],
-    threshold_kw: Annotated[float, typer.Option("--threshold-kw", help="Highest test RMSE accepted.")] = 3.0,
+    threshold_kw: Annotated[
+        float | None, typer.Option("--threshold-kw", help="Optional cap on the test RMSE in kW; 0 or absent: none.")
+    ] = None,
+    margin: Annotated[
+        float, typer.Option("--margin", min=0.0, max=0.9, help="How much better than seasonal-naive (0.05: 5%).")
+    ] = 0.05,
+    tolerance: Annotated[
+        float, typer.Option("--tolerance", min=0.0, max=1.0, help="How much worse than the champion (0.02: 2%).")
+    ] = 0.02,
+    transformer_id: TransformerId = None,
     rejected_exit_code: Annotated[
         int, typer.Option(help="Exit code when the gate rejects; 0 for engines that fail a step on any other code.")
     ] = EXIT_REJECTED,
     tracking_uri: TrackingUri = None,
     pipeline_run_id: PipelineRun = None,
 ) -> None:
-    """Gate the candidate; move the 'champion' alias only if it passes. Exit 3 when rejected."""
-    from ml.steps.promote import promote
+    """Gate the candidate; make it its transformer's champion only if it passes. Exit 3 when rejected."""
+    from ml.steps.promote import Gate, promote
 
     _configure(tracking_uri)
-    decision = _run(promote, data, candidate, decision_out, threshold_kw, pipeline_run_id)
+    gate = Gate(margin, tolerance, threshold_kw if threshold_kw and threshold_kw > 0 else None)
+    decision = _run(promote, data, candidate, decision_out, gate, pipeline_run_id, transformer_id or None)
     verdict = "promoted to champion" if decision.promoted else "rejected"
     typer.echo(f"version {decision.candidate_version} {verdict}: {decision.reason}")
     if not decision.promoted:
@@ -114,14 +134,15 @@ def predict_cmd(
     limit_kw: Annotated[float, typer.Option("--limit-kw", min=0.001, help="Transformer limit in kW.")] = 85.0,
     horizon_years: Annotated[float, typer.Option("--horizon-years", min=0.01, max=30)] = 5.0,
     decision: Annotated[Path | None, typer.Option("--decision", help="The promote step's output folder.")] = None,
+    transformer_id: TransformerId = None,
     tracking_uri: TrackingUri = None,
     pipeline_run_id: PipelineRun = None,
 ) -> None:
-    """Forecast with models:/transformer_load_forecast@champion and report the first overload."""
+    """Forecast with the model version the promote decision names and report the first overload."""
     from ml.steps.predict import predict
 
     _configure(tracking_uri)
-    report = _run(predict, data, out, limit_kw, horizon_years, decision, pipeline_run_id)
+    report = _run(predict, data, out, limit_kw, horizon_years, decision, pipeline_run_id, transformer_id or None)
     typer.echo(f"first overload: {report['first_overload_at'] or 'none within the horizon'}; outputs in {out}")
 
 

@@ -5,8 +5,10 @@ arrays and numbers (the sklearn convention: state in attributes ending in ``_``)
 that means loading a model runs no code from the artifact (``np.load(allow_pickle=False)``), needs no
 deserialization opt-in, and costs milliseconds instead of importing a serializer.
 
-This module is also the MLflow pyfunc ``loader_module``: ``mlflow.pyfunc.load_model`` calls
-:func:`_load_pyfunc`, so ``models:/transformer_load_forecast@champion`` loads anywhere MLflow does.
+This module is also named as the MLflow pyfunc ``loader_module``, so where gridcast is installed
+``mlflow.pyfunc.load_model`` can read a registered version too. gridcast itself never loads through
+it: :mod:`ml.steps.model_store` downloads a version's files and calls :func:`load_estimator`, and the
+artifact carries no code.
 """
 
 from __future__ import annotations
@@ -175,13 +177,6 @@ class PyfuncModel:
 
     def get_raw_model(self) -> SeasonalTrendForecaster:
         return self.estimator
-
-
-def load_registered(model_uri: str) -> SeasonalTrendForecaster:
-    """The fitted estimator behind ``models:/NAME/VERSION`` or ``models:/NAME@ALIAS``."""
-    import mlflow.pyfunc
-
-    return mlflow.pyfunc.load_model(model_uri).get_raw_model()
 
 
 def _load_pyfunc(data_path: str) -> PyfuncModel:

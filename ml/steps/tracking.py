@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import fcntl
+import hashlib
 import os
 import platform
 import subprocess
@@ -22,7 +23,8 @@ from mlflow.exceptions import MlflowException
 from mlflow.tracking import MlflowClient
 
 import ml
-from ml.steps import CHAMPION, EXPERIMENT, MODEL_NAME
+from ml.steps import EXPERIMENT
+from ml.steps.registry import TRANSFORMER_TAG
 from ml.steps.state import default_tracking_uri, state_dir
 from ml.validation import DataQuality
 
@@ -68,7 +70,7 @@ def experiment_id() -> str:
         return mlflow.get_experiment_by_name(EXPERIMENT).experiment_id  # type: ignore[union-attr]
 
 
-def _parent_run_id(pipeline_run_id: str, exp_id: str) -> str:
+def _parent_run_id(pipeline_run_id: str, exp_id: str, transformer_id: str | None) -> str:
     """Find or create the pipeline's parent run, so steps in separate processes (or clouds) nest under it."""
     found = mlflow.search_runs(
         [exp_id],
@@ -80,17 +82,20 @@ def _parent_run_id(pipeline_run_id: str, exp_id: str) -> str:
     run = MlflowClient().create_run(
         exp_id,
         run_name=f"pipeline-{pipeline_run_id}",
-        tags={PIPELINE_RUN_TAG: pipeline_run_id, ROLE_TAG: "pipeline", **provenance_tags()},
+        tags={PIPELINE_RUN_TAG: pipeline_run_id, ROLE_TAG: "pipeline", **provenance_tags()}
+        | ({TRANSFORMER_TAG: transformer_id} if transformer_id else {}),
     )
     return run.info.run_id
 
 
 @contextmanager
-def step_run(step: str, pipeline_run_id: str | None, finishes_pipeline: bool = False) -> Iterator[Run]:
-    """One child run per step. A failing step marks the pipeline's parent run FAILED."""
+def step_run(
+    step: str, pipeline_run_id: str | None, transformer_id: str | None = None, finishes_pipeline: bool = False
+) -> Iterator[Run]:
+    """One child run per step, tagged with its transformer. A failing step marks the pipeline's parent run FAILED."""
     exp_id = experiment_id()
-    parent = _parent_run_id(pipeline_run_id, exp_id) if pipeline_run_id else None
-    tags = {"gridcast.step": step, **provenance_tags()}
+    parent = _parent_run_id(pipeline_run_id, exp_id, transformer_id) if pipeline_run_id else None
+    tags = {"gridcast.step": step, **provenance_tags()} | ({TRANSFORMER_TAG: transformer_id} if transformer_id else {})
     if parent:
         tags |= {"mlflow.parentRunId": parent, PIPELINE_RUN_TAG: str(pipeline_run_id)}
     client = MlflowClient()
@@ -171,13 +176,9 @@ def log_environment() -> None:
     mlflow.log_text(sys.version + "\n", "environment/python.txt")
 
 
-def champion_version() -> str | None:
-    """The version the ``champion`` alias points at, or None before the first promotion."""
-    try:
-        return str(MlflowClient().get_model_version_by_alias(MODEL_NAME, CHAMPION).version)
-    except MlflowException as exc:
-        # No registered model yet, or no alias on it: both mean "no champion". Anything else
-        # (an unreachable server, a permission error) must not be mistaken for that.
-        if exc.error_code in ("RESOURCE_DOES_NOT_EXIST", "INVALID_PARAMETER_VALUE"):
-            return None
-        raise
+def lock_dir() -> Path:
+    """Where promotion locks live: beside the embedded store, or per tracking server in the state folder."""
+    uri = mlflow.get_tracking_uri()
+    if uri.startswith("sqlite:///"):
+        return Path(uri.removeprefix("sqlite:///")).parent / "locks"
+    return state_dir() / "locks" / hashlib.sha256(uri.encode()).hexdigest()[:12]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import shutil
 import tempfile
 from dataclasses import dataclass
 from importlib.metadata import version
@@ -13,11 +14,12 @@ import pandas as pd
 from mlflow.models import ModelSignature
 from mlflow.types import ColSpec, Schema
 
-import ml
 from ml.evaluate import holdout_scores
 from ml.model import SeasonalTrendForecaster
-from ml.steps import MODEL_NAME, model_io
+from ml.steps import model_io
 from ml.steps.data_io import load_series, sha256
+from ml.steps.model_store import register_version
+from ml.steps.registry import TRANSFORMER_TAG, model_name, transformer_id_for
 from ml.steps.tracking import log_environment, record_data, step_run
 from ml.validation import DataPolicy
 
@@ -37,6 +39,8 @@ class Candidate:
     run_id: str
     scores: dict[str, float]
     data_sha256: str
+    transformer_id: str
+    model_name: str
 
     def write(self, directory: Path) -> Path:
         directory.mkdir(parents=True, exist_ok=True)
@@ -87,10 +91,13 @@ def train(
     estimator: SeasonalTrendForecaster,
     pipeline_run_id: str | None = None,
     policy: DataPolicy | None = None,
+    transformer_id: str | None = None,
 ) -> Candidate:
+    transformer = transformer_id_for(data, transformer_id)
+    name = model_name(transformer)
     series, quality = load_series(data, policy)
     digest = sha256(data)
-    with step_run("train", pipeline_run_id) as run:
+    with step_run("train", pipeline_run_id, transformer) as run:
         record_data(data, digest, series, quality)
         mlflow.log_params(estimator.get_params())
         scores = holdout_scores(estimator, series)
@@ -105,24 +112,37 @@ def train(
         )
         log_model_choices(final)
         with tempfile.TemporaryDirectory() as scratch:
-            info = mlflow.pyfunc.log_model(
-                name="model",
-                loader_module=model_io.__name__,  # JSON + arrays, no pickle: see ml/steps/model_io.py
-                data_path=str(model_io.save_estimator(final, Path(scratch) / "estimator")),
-                code_paths=[str(Path(ml.__file__).parent)],  # the artifact carries the code that reads it
-                signature=SIGNATURE,
-                input_example=pd.DataFrame({"timestamp": series.index[-3:]}),
-                pip_requirements=pinned_requirements(),
-                registered_model_name=MODEL_NAME,
-            )
+            saved = save_model(final, series, Path(scratch) / "model")
+            registered = register_version(saved, name, transformer, {"data_sha256": digest})
+            shutil.copytree(saved, model_out / "model", dirs_exist_ok=True)  # the model travels as a step output
         log_environment()
         candidate = Candidate(
-            model_uri=f"models:/{MODEL_NAME}/{info.registered_model_version}",
-            version=str(info.registered_model_version),
+            model_uri=f"models:/{name}/{registered.version}",
+            version=str(registered.version),
             run_id=run.info.run_id,
             scores=scores,
             data_sha256=digest,
+            transformer_id=transformer,
+            model_name=name,
         )
+        mlflow.set_tags({"model_name": name, "model_version": candidate.version, TRANSFORMER_TAG: transformer})
         candidate.write(model_out)
-        mlflow.artifacts.download_artifacts(info.model_uri, dst_path=str(model_out / "model"))
     return candidate
+
+
+def save_model(model: SeasonalTrendForecaster, series: pd.Series, path: Path) -> Path:
+    """An MLflow pyfunc model folder whose data is the estimator's JSON and arrays, and no code.
+
+    ``loader_module`` names :mod:`ml.steps.model_io` for anyone with gridcast installed who calls
+    ``mlflow.pyfunc.load_model``; gridcast itself reads the data with :func:`model_io.load_estimator`.
+    """
+    with tempfile.TemporaryDirectory() as scratch:
+        mlflow.pyfunc.save_model(
+            str(path),
+            loader_module=model_io.__name__,
+            data_path=str(model_io.save_estimator(model, Path(scratch) / "estimator")),
+            signature=SIGNATURE,
+            input_example=pd.DataFrame({"timestamp": series.index[-3:]}),
+            pip_requirements=pinned_requirements(),
+        )
+    return path

@@ -106,7 +106,7 @@ def test_runs_on_sagemaker_and_reuses_upload_and_pipeline_on_rerun(
     )
 
     assert second.exit_code == 0, second.output
-    assert re.search(r"rejected  promote \(test RMSE [\d.]+ kW is above the threshold 0\.500 kW\)", second.output)
+    assert re.search(r"rejected  promote \(test RMSE [\d.]+ kW is above the cap 0\.500 kW\)", second.output)
     assert "REJECTED, champion kept" in second.output
     rerun = handle(state, second.output)
     assert rerun["details"]["pipeline_action"] == "updated" and rerun["details"]["data_uploaded"] == "false"
@@ -220,7 +220,7 @@ def test_dry_run_prints_the_plan_and_makes_no_http_call(
         rf"to s3://{BUCKET}/data/sha256/[0-9a-f]{{64}}/data\.csv \(skipped when already there\)", result.output
     )
     assert f"upsert   SageMaker pipeline {PIPELINE} in eu-west-1" in result.output
-    assert "limit_kw=85.0, horizon_years=5.0, threshold_kw=3.0" in result.output
+    assert "limit_kw=85.0, horizon_years=5.0, threshold_kw=0.0, transformer_id=synthetic" in result.output
     printed = json.loads(result.output.split("pipeline definition:\n", 1)[1])
     assert printed == compile_definition(load_spec(), load_settings(stack_outputs, IMAGE))
     assert not (state / "handles").exists()

@@ -59,7 +59,7 @@ def test_parameters_are_pipeline_inputs_with_the_run_values(job: PipelineJob) ->
     assert {name: inputs[name] for name in ("limit_kw", "horizon_years", "threshold_kw")} == {
         "limit_kw": 90.0,  # overridden
         "horizon_years": 5.0,  # spec default
-        "threshold_kw": 3.0,  # None means "not given": the default
+        "threshold_kw": 0.0,  # None means "not given": the default (0: no absolute cap)
     }
     assert job.jobs["predict"].component.inputs["limit_kw"].type == "number"
 
@@ -68,7 +68,8 @@ def test_promote_exits_zero_on_rejection_because_azureml_fails_any_other_code() 
     spec = load_spec()
     assert component_command(spec.step("promote")) == (
         "python -m ml.steps promote --data ${{inputs.data}} --candidate ${{inputs.candidate}} "
-        "--decision-out ${{outputs.decision}} --threshold-kw ${{inputs.threshold_kw}} --rejected-exit-code 0"
+        "--decision-out ${{outputs.decision}} --threshold-kw ${{inputs.threshold_kw}} "
+        "--transformer-id ${{inputs.transformer_id}} --rejected-exit-code 0"
     )
     assert "--rejected-exit-code" not in component_command(spec.step("train"))
 

@@ -86,7 +86,7 @@ def test_submit_uploads_data_and_sends_the_compiled_pipeline(
         "jobInputType": "uri_file",
     }
     assert job["inputs"]["limit_kw"] == {"value": "90.0", "jobInputType": "literal"}
-    assert job["inputs"]["threshold_kw"] == {"value": "3.0", "jobInputType": "literal"}
+    assert job["inputs"]["threshold_kw"] == {"value": "0.0", "jobInputType": "literal"}  # 0: no absolute cap
     assert job["outputs"]["predictions"] == {
         "uri": "azureml://datastores/gridcast/paths/outputs/${{name}}/predictions/",
         "jobOutputType": "uri_folder",

@@ -8,10 +8,10 @@ from pathlib import Path
 import pytest
 from mlflow.tracking import MlflowClient
 
-from ml.steps import CHAMPION, MODEL_NAME
 from tests.conftest import Run
 
 pytestmark = pytest.mark.slow
+MODEL_NAME = "gridcast-builtin-synthetic"
 
 
 def registry(home: Path) -> MlflowClient:
@@ -19,15 +19,22 @@ def registry(home: Path) -> MlflowClient:
     return MlflowClient(tracking_uri=uri, registry_uri=uri)
 
 
+def champion(client: MlflowClient, name: str = MODEL_NAME) -> str | None:
+    """The champion as gridcast marks it: the promoted version with the highest promotion number."""
+    promoted = [v for v in client.search_model_versions(f"name='{name}'") if v.tags.get("gate.decision") == "promoted"]
+    best = max(promoted, key=lambda v: (int(v.tags["gate.promotion"]), int(v.version)), default=None)
+    return None if best is None else str(best.version)
+
+
 def test_builtin_run_twice_makes_v2_scored_against_v1(tmp_path: Path, run_runner: Run) -> None:
     first = run_runner("--backend", "local")
     assert first.returncode == 0, first.stderr
     outputs = tmp_path / "outputs"
     assert {p.name for p in outputs.iterdir()} == {"predictions.csv", "overload_report.json", "forecast.png"}
-    assert "data built-in synthetic data" in first.stdout
+    assert "transformer builtin-synthetic · data built-in synthetic data" in first.stdout
     assert "first overload" in first.stdout and str(outputs / "forecast.png") in first.stdout
     client = registry(tmp_path / ".gridcast")
-    assert str(client.get_model_version_by_alias(MODEL_NAME, CHAMPION).version) == "1"
+    assert champion(client) == "1"
 
     second = run_runner("--backend", "local")
     assert second.returncode == 0, second.stderr
@@ -35,8 +42,11 @@ def test_builtin_run_twice_makes_v2_scored_against_v1(tmp_path: Path, run_runner
     assert report["challenger"]["candidate_version"] == "2"
     assert report["challenger"]["previous_champion_version"] == "1"
     assert report["challenger"]["previous_champion_rmse"] is not None
-    assert str(client.get_model_version_by_alias(MODEL_NAME, CHAMPION).version) == "2"
+    assert champion(client) == "2"
     assert "v2 promoted to champion" in second.stdout
+    assert report["transformer_id"] == "builtin-synthetic" and report["model_uri"] == f"models:/{MODEL_NAME}/2"
+    assert report["since_last_run"]["previous_model_version"] == "1"  # the run keeps its own record
+    assert report["since_last_run"]["moved_days"]["first_overload_at"] == 0.0  # same data, same answer
 
     # One parent run per pipeline run, one child per step.
     runs = client.search_runs([client.get_experiment_by_name("transformer-load").experiment_id])
@@ -69,7 +79,7 @@ def test_failed_step_stops_the_pipeline_and_loses_nothing(tmp_path: Path, run_ru
     assert "Traceback" not in result.stderr + result.stdout
     assert "promote" not in result.stdout  # the pipeline stopped at the failing step
     client = registry(tmp_path / ".gridcast")
-    assert str(client.get_model_version_by_alias(MODEL_NAME, CHAMPION).version) == "1"
+    assert champion(client) == "1"
     assert len(client.search_model_versions(f"name='{MODEL_NAME}'")) == 1
 
 
@@ -78,7 +88,7 @@ def test_first_model_rejected_with_no_champion_stops_with_a_clear_message(run_ru
     assert result.returncode == 1
     assert "rejected" in result.stdout  # promote's verdict is shown as a decision...
     assert "step predict failed" in result.stderr  # ...and predict explains there is nothing to forecast with
-    assert "no model holds the 'champion' alias" in result.stderr
+    assert f"transformer 'builtin-synthetic' has no champion in '{MODEL_NAME}' yet" in result.stderr
     assert "The challenger was rejected: test RMSE" in result.stderr
 
 

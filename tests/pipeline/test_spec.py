@@ -27,15 +27,19 @@ def test_builtin_spec_wires_train_promote_predict() -> None:
     assert promote.bindings()["candidate"].step == "train"
     assert promote.exit_codes == {"3": "rejected"}
     assert spec.result_binding().step == "predict"
-    command = promote.render({"data": "/d.csv", "candidate": "/m"}, {"decision": "/o"}, spec.parameter_values())
-    assert command[-2:] == ["--threshold-kw", "3.0"]
+    values = spec.parameter_values({"transformer_id": "tx-7"})
+    command = promote.render({"data": "/d.csv", "candidate": "/m"}, {"decision": "/o"}, values)
+    assert command[-4:] == ["--threshold-kw", "0.0", "--transformer-id", "tx-7"]  # 0: no absolute cap
+    for step in spec.steps:  # every step knows which transformer it answers for
+        assert "${{parameters.transformer_id}}" in step.command
     assert "/m" in command and "/o" in command
 
 
 def test_parameter_overrides_and_unknown_names() -> None:
     spec = load_spec()
     assert spec.parameter_values({"limit_kw": 120.0, "threshold_kw": None})["limit_kw"] == 120.0
-    assert spec.parameter_values({"threshold_kw": None})["threshold_kw"] == 3.0
+    assert spec.parameter_values({"threshold_kw": None})["threshold_kw"] == 0.0
+    assert spec.parameter_values({"threshold_kw": 3.0})["threshold_kw"] == 3.0  # the seed's gate, on request
     with pytest.raises(ValueError, match="unknown pipeline parameter"):
         spec.parameter_values({"limt_kw": 1})
 

@@ -50,7 +50,7 @@ def test_train_then_rejected_promote_exit_codes(tmp_path: Path, synthetic_csv: P
     home = tmp_path / "s"
     trained = step("train", "--data", str(synthetic_csv), "--model-out", str(tmp_path / "m"), home=home)
     assert trained.returncode == EXIT_OK, trained.stderr
-    assert "registered models:/transformer_load_forecast/1" in trained.stdout
+    assert "registered models:/gridcast-synthetic/1" in trained.stdout
 
     common = [
         "promote",

@@ -11,17 +11,18 @@ import pytest
 from mlflow.tracking import MlflowClient
 
 from ml.model import SeasonalTrendForecaster
-from ml.steps import CHAMPION, EXPERIMENT, MODEL_NAME
+from ml.steps import EXPERIMENT
+from ml.steps.model_store import champion as current_champion
 from ml.steps.predict import NoChampionError, predict
-from ml.steps.promote import judge, promote
+from ml.steps.promote import Gate, Scores, judge, promote
 from ml.steps.train import Candidate, train
+
+MODEL_NAME = "gridcast-synthetic"  # the fixture's file is synthetic.csv: its stem is the transformer id
 
 
 def champion() -> str | None:
-    try:
-        return str(MlflowClient().get_model_version_by_alias(MODEL_NAME, CHAMPION).version)
-    except mlflow.exceptions.MlflowException:
-        return None
+    found = current_champion(MODEL_NAME)
+    return None if found is None else found.version
 
 
 def versions() -> list[str]:
@@ -47,6 +48,13 @@ def test_train_registers_a_candidate_with_provenance(state: Path, synthetic_csv:
     assert mlflow.get_experiment(run.info.experiment_id).name == EXPERIMENT
     model_version = MlflowClient().get_model_version(MODEL_NAME, "1")
     assert model_version.run_id == candidate.run_id
+    assert candidate.transformer_id == "synthetic" and tags["transformer_id"] == "synthetic"
+    assert model_version.tags["transformer_id"] == "synthetic"
+    assert model_version.tags["gate.decision"] == "pending"
+    assert model_version.source == mlflow.get_run(candidate.run_id).info.artifact_uri + "/model"
+    mlmodel = (tmp_path / "model" / "model" / "MLmodel").read_text()
+    assert "code:" not in mlmodel or "code: null" in mlmodel  # data, never code
+    assert not (tmp_path / "model" / "model" / "code").exists()
 
 
 def test_first_promotion_then_second_version_is_scored_against_the_first(
@@ -62,20 +70,24 @@ def test_first_promotion_then_second_version_is_scored_against_the_first(
     assert second.previous_champion_rmse == pytest.approx(second.candidate_rmse)  # scored now, same window
     assert second.promoted and champion() == "2"
     tags = MlflowClient().get_model_version(MODEL_NAME, "2").tags
-    assert tags["gate.decision"] == "promoted"
-    assert "no worse than the champion's" in tags["gate.reason"]
-    assert json.loads((tmp_path / "d2" / "decision.json").read_text())["champion_version"] == "2"
+    assert tags["gate.decision"] == "promoted" and tags["gate.promotion"] == "2"
+    assert "within 2% of the champion's" in tags["gate.reason"]
+    assert MlflowClient().get_model_version(MODEL_NAME, "1").tags["gate.decision"] == "promoted"  # history kept
+    written = json.loads((tmp_path / "d2" / "decision.json").read_text())
+    assert written["champion_version"] == "2" and written["transformer_id"] == "synthetic"
+    assert written["model_name"] == MODEL_NAME
 
 
-def test_gate_rejects_above_threshold_and_keeps_the_champion(state: Path, synthetic_csv: Path, tmp_path: Path) -> None:
+def test_optional_cap_rejects_and_keeps_the_champion(state: Path, synthetic_csv: Path, tmp_path: Path) -> None:
     train(synthetic_csv, tmp_path / "m1", SeasonalTrendForecaster())
     promote(synthetic_csv, tmp_path / "m1", tmp_path / "d1")
     train(synthetic_csv, tmp_path / "m2", SeasonalTrendForecaster())
 
-    decision = promote(synthetic_csv, tmp_path / "m2", tmp_path / "d2", threshold_kw=0.5)
+    decision = promote(synthetic_csv, tmp_path / "m2", tmp_path / "d2", Gate(threshold_kw=0.5))
 
     assert not decision.promoted
-    assert decision.reason.endswith("kW is above the threshold 0.500 kW")
+    assert decision.reason.endswith("kW is above the cap 0.500 kW")
+    assert decision.champion_version == "1"  # predict goes on with the champion it names
     assert champion() == "1"
     assert versions() == ["1", "2"]  # a rejected version is kept, never deleted
     tags = MlflowClient().get_model_version(MODEL_NAME, "2").tags
@@ -87,19 +99,25 @@ def test_gate_rejects_a_challenger_worse_than_the_champion(state: Path, syntheti
     promote(synthetic_csv, tmp_path / "good", tmp_path / "d1")
     train(synthetic_csv, tmp_path / "weak", SeasonalTrendForecaster(daily_order=0))  # blind to the daily cycle
 
-    decision = promote(synthetic_csv, tmp_path / "weak", tmp_path / "d2", threshold_kw=20.0)
+    decision = promote(synthetic_csv, tmp_path / "weak", tmp_path / "d2")
 
     assert not decision.promoted
-    assert "worse than the champion's" in decision.reason
+    assert "worse than the champion's" in decision.reason or "seasonal-naive" in decision.reason
     assert decision.previous_champion_rmse < decision.candidate_rmse
     assert champion() == "1"
 
 
 def test_judge_rules() -> None:
-    assert judge(2.0, None, 3.0)[0]
-    assert judge(2.0, 2.0, 3.0)[0]  # a tie is "no worse"
-    assert not judge(2.1, 2.0, 3.0)[0]
-    assert not judge(3.01, None, 3.0)[0]
+    good = Scores(rmse=2.0, registered_rmse=1.9, naive_rmse=3.0)
+    assert judge(good, None, Gate())[0]
+    assert judge(good, 2.0, Gate())[0]  # a tie is "no worse"
+    assert judge(good, 1.97, Gate())[0]  # within the 2% tolerance
+    assert not judge(good, 1.9, Gate())[0]  # 5% worse than the champion
+    assert not judge(Scores(2.9, 2.8, 3.0), None, Gate())[0]  # only 3% better than seasonal-naive
+    assert not judge(Scores(2.0, 40.0, 3.0), None, Gate())[0]  # registered weights fit other data
+    assert not judge(good, None, Gate(threshold_kw=1.5))[0]  # the optional absolute cap
+    assert judge(good, None, Gate(threshold_kw=2.0))[0]
+    assert judge(Scores(2000.0, 1900.0, 3000.0), 2000.0, Gate())[0]  # scale-free: 1000x the load, same verdict
 
 
 def test_predict_writes_the_three_outputs_and_logs_them(state: Path, synthetic_csv: Path, tmp_path: Path) -> None:
@@ -128,7 +146,8 @@ def test_predict_writes_the_three_outputs_and_logs_them(state: Path, synthetic_c
     ):
         assert key in written
     assert written["horizon_start"] == "2024-12-31T00:00:00"
-    assert written["model_version"] == "1"
+    assert written["model_version"] == "1" and written["transformer_id"] == "synthetic"
+    assert written["model_uri"] == f"models:/{MODEL_NAME}/1"
     # Synthetic growth of 5 kW/yr from a ~52 kW mean crosses 85 kW late in 2026 or in 2027.
     assert written["first_overload_at"][:4] in {"2026", "2027"}
     run = mlflow.get_run(written["run_id"])
@@ -141,13 +160,13 @@ def test_predict_writes_the_three_outputs_and_logs_them(state: Path, synthetic_c
 
 def test_predict_without_a_champion_says_why(state: Path, synthetic_csv: Path, tmp_path: Path) -> None:
     train(synthetic_csv, tmp_path / "m", SeasonalTrendForecaster())
-    decision = promote(synthetic_csv, tmp_path / "m", tmp_path / "d", threshold_kw=0.5)
+    decision = promote(synthetic_csv, tmp_path / "m", tmp_path / "d", Gate(threshold_kw=0.5))
     assert not decision.promoted
 
     with pytest.raises(NoChampionError) as caught:
         predict(synthetic_csv, tmp_path / "out", decision_dir=tmp_path / "d")
     assert str(caught.value) == (
-        "no model holds the 'champion' alias of 'transformer_load_forecast' yet, so there is nothing to forecast "
+        f"transformer 'synthetic' has no champion in '{MODEL_NAME}' yet, so there is nothing to forecast "
         f"with. The challenger was rejected: {decision.reason}."
     )
     assert not (tmp_path / "out").exists()
