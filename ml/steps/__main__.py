@@ -53,6 +53,7 @@ def _fail(message: str, code: int) -> None:
 
 def _run(action, *args, **kwargs):  # type: ignore[no-untyped-def]
     """Turn the errors we expect into one clear line and an exit code; let real bugs show a traceback."""
+    from ml.steps.model_io import ModelFormatError
     from ml.steps.model_store import LineageError
     from ml.steps.predict import NoChampionError
     from ml.steps.registry import TransformerIdError
@@ -62,7 +63,7 @@ def _run(action, *args, **kwargs):  # type: ignore[no-untyped-def]
         return action(*args, **kwargs)
     except (DataValidationError, TransformerIdError, LineageError) as exc:
         _fail(str(exc), EXIT_BAD_INPUT)
-    except (FileNotFoundError, NoChampionError) as exc:
+    except (FileNotFoundError, NoChampionError, ModelFormatError) as exc:  # a tampered model: refused, not run
         _fail(str(exc), EXIT_ERROR)
 
 

@@ -34,10 +34,12 @@ from mlflow.models import Model
 from mlflow.tracking import MlflowClient
 
 from ml.model import SeasonalTrendForecaster
-from ml.steps.model_io import load_estimator
+from ml.steps.model_io import fingerprint, load_estimator
 from ml.steps.registry import DECISION_TAG, PENDING, PROMOTED, PROMOTION_TAG, TRANSFORMER_TAG
 
 MODEL_ARTIFACT_PATH = "model"
+MODEL_SHA_TAG = "gridcast.model_sha256"
+"""On every version: the SHA-256 of its estimator files, checked on every load (any later edit is refused)."""
 _ALREADY_EXISTS = ("RESOURCE_ALREADY_EXISTS", "ALREADY_EXISTS")
 
 
@@ -62,7 +64,12 @@ def register_version(model_dir: Path, name: str, transformer_id: str, extra_tags
             raise
     run = mlflow.active_run()
     assert run is not None, "register_version runs inside the train step's run"
-    tags = {TRANSFORMER_TAG: transformer_id, DECISION_TAG: PENDING, **extra_tags}
+    tags = {
+        TRANSFORMER_TAG: transformer_id,
+        DECISION_TAG: PENDING,
+        MODEL_SHA_TAG: fingerprint(estimator_dir(model_dir)),
+        **extra_tags,
+    }
     version = client.create_model_version(
         name, source=mlflow.get_artifact_uri(MODEL_ARTIFACT_PATH), run_id=run.info.run_id, tags=tags
     )
@@ -116,17 +123,34 @@ def check_lineage(name: str, version: str, transformer_id: str) -> ModelVersion:
 
 
 def load_version(name: str, version: str) -> SeasonalTrendForecaster:
-    """Download exactly this version's files and rebuild the estimator (no pyfunc loader, no imports)."""
-    uri = MlflowClient().get_model_version_download_uri(name, version)
+    """Download exactly this version's files and rebuild the estimator (no pyfunc loader, no imports).
+
+    The files must still be the ones registered: their SHA-256 is checked against the version's tag.
+    """
+    client = MlflowClient()
+    registered_sha = client.get_model_version(name, version).tags.get(MODEL_SHA_TAG)
+    if not registered_sha:
+        raise LineageError(
+            f"model {name} version {version} has no '{MODEL_SHA_TAG}' tag; it was not registered by gridcast"
+        )
+    uri = client.get_model_version_download_uri(name, version)
     with tempfile.TemporaryDirectory() as scratch:
         local = Path(mlflow.artifacts.download_artifacts(artifact_uri=uri, dst_path=scratch))
-        return load_model_dir(local)
+        return load_estimator(estimator_dir(local), expected_sha256=registered_sha)
 
 
 def load_model_dir(model_dir: Path) -> SeasonalTrendForecaster:
     """The estimator inside a saved MLflow model folder (``MLmodel`` names its data folder)."""
+    return load_estimator(estimator_dir(model_dir))
+
+
+def estimator_dir(model_dir: Path) -> Path:
+    """The estimator's folder inside a saved MLflow model: what ``MLmodel`` names, never outside the model."""
     flavor = Model.load(str(model_dir / "MLmodel")).flavors.get("python_function", {})
     data = flavor.get("data")
     if not data:
         raise LineageError(f"{model_dir}: not a gridcast model (its MLmodel names no estimator data)")
-    return load_estimator(model_dir / data)
+    folder = (model_dir / data).resolve()
+    if not folder.is_relative_to(model_dir.resolve()):
+        raise LineageError(f"{model_dir}: its MLmodel points the estimator data outside the model ({data!r})")
+    return folder
