@@ -58,8 +58,6 @@ def gross_outlier_mask(values: np.ndarray, threshold: float = GROSS_ROBUST_Z) ->
     values = np.asarray(values, dtype=float)
     if len(values) == 0:
         return np.zeros(0, dtype=bool)
-    local = (
-        pd.Series(values).rolling(GROSS_WINDOW_HOURS, center=True, min_periods=GROSS_WINDOW_HOURS // 4).median()
-    )
+    local = pd.Series(values).rolling(GROSS_WINDOW_HOURS, center=True, min_periods=GROSS_WINDOW_HOURS // 4).median()
     z = robust_z(values - local.to_numpy())
     return np.abs(np.nan_to_num(z, nan=0.0)) > threshold

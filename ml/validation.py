@@ -301,7 +301,8 @@ def _require_variation(series: pd.Series, source: str, policy: DataPolicy) -> No
         shown = ", ".join(f"{v:g}" for v in distinct)
         raise DataValidationError(
             f"{source}: column '{KW}' has only {len(distinct)} distinct reading(s) ({shown}); at least "
-            f"{policy.min_distinct_readings} are needed: this looks like a status flag or a coarse counter, not load in kW."
+            f"{policy.min_distinct_readings} are needed: this looks like a status flag or a coarse counter, "
+            "not load in kW."
         )
     stuck = flatline_mask(series.to_numpy())
     usable = int((series.notna().to_numpy() & ~stuck).sum())

@@ -121,6 +121,10 @@ class Runner(ABC):
         """Ask the backend to stop a running pipeline (Ctrl-C, after the user confirms)."""
         raise NotImplementedError(f"the {self.name} backend cannot stop a run")
 
+    def release(self, handle: RunHandle) -> None:
+        """Ctrl-C, and the user chose to leave the run going: let it outlive this process (cloud runs do anyway)."""
+        return None
+
     def status(self, handle: RunHandle) -> RunResult:
         """The run's status now, without waiting (``runner status``)."""
         raise NotImplementedError(f"the {self.name} backend cannot report status of a detached run")

@@ -221,7 +221,27 @@ def fleet_merge_cmd(
     )
 
 
+@app.command("recover")
+def recover_cmd(
+    pipeline_run_ids: Annotated[
+        list[str], typer.Option("--pipeline-run-id", help="A pipeline run that ended abnormally (repeat).")
+    ],
+    status: Annotated[str, typer.Option("--status", help="KILLED or FAILED.")] = "KILLED",
+    tracking_uri: TrackingUri = None,
+) -> None:
+    """Close the MLflow runs a dead pipeline run left RUNNING; mark its undecided model versions abandoned."""
+    from ml.steps.recover import recover
+
+    if status not in ("KILLED", "FAILED"):
+        _fail(f"--status {status!r}: must be KILLED or FAILED", EXIT_BAD_INPUT)
+    _configure(tracking_uri)
+    for line in recover(pipeline_run_ids, status):
+        typer.echo(line)
+
+
 def main() -> None:
+    from ml.steps.options import is_usage_error
+
     stop_on_sigterm()
     try:
         code = app(standalone_mode=False)
@@ -237,11 +257,6 @@ def main() -> None:
         _record_failure(f"{type(exc).__name__}: {exc}")
         raise
     sys.exit(code if isinstance(code, int) else 0)
-
-
-def is_usage_error(exc: BaseException) -> bool:
-    """Click's usage errors (typer vendors click, so match the shape rather than a private class)."""
-    return hasattr(exc, "format_message") and getattr(exc, "exit_code", None) == EXIT_BAD_INPUT
 
 
 def stop_on_sigterm() -> None:

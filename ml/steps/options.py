@@ -63,3 +63,8 @@ def check_parameters(values: dict[str, Any]) -> dict[str, Any]:
     except ValidationError as exc:
         raise OptionError(one_line(exc, values)) from None
     return values
+
+
+def is_usage_error(exc: BaseException) -> bool:
+    """Click's usage errors (typer vendors click, so match the shape rather than a private class)."""
+    return hasattr(exc, "format_message") and getattr(exc, "exit_code", None) == 2

@@ -7,7 +7,6 @@ An HTTP store that does not answer is refused in seconds, instead of MLflow's re
 
 from __future__ import annotations
 
-import socket
 import urllib.error
 import urllib.request
 from urllib.parse import SplitResult, unquote, urlsplit, urlunsplit
@@ -57,7 +56,7 @@ def check_reachable(uri: str, timeout_s: float = REACHABLE_TIMEOUT_S) -> None:
         return
     public = _without_credentials(parts)
     try:
-        with urllib.request.urlopen(public.rstrip("/") + "/health", timeout=timeout_s):  # noqa: S310 (http/https only)
+        with urllib.request.urlopen(public.rstrip("/") + "/health", timeout=timeout_s):  # http(s) only: checked above
             pass
     except urllib.error.HTTPError:
         return  # it answered: a proxy or an auth wall is still a server
@@ -79,7 +78,7 @@ def _without_credentials(parts: SplitResult) -> str:
 def redact(uri: str) -> str:
     """The URI with any password (and token-like query values) replaced by ``***``: safe to store or print."""
     parts = urlsplit(uri)
-    if not parts.scheme or parts.password is None and not parts.username:
+    if not parts.scheme or (parts.password is None and not parts.username):
         return uri
     user = parts.username or ""
     netloc = (f"{user}:{REDACTED}@" if parts.password is not None else f"{REDACTED}@") + parts.netloc.rsplit("@", 1)[1]

@@ -107,12 +107,18 @@ def step_run(step: str, pipeline_run_id: str | None, finishes_pipeline: bool = F
     if parent:
         tags |= {"mlflow.parentRunId": parent, PIPELINE_RUN_TAG: str(pipeline_run_id)}
     client = MlflowClient()
+    started: Run | None = None
     try:
         with mlflow.start_run(experiment_id=exp_id, run_name=step, tags=tags) as run:
+            started = run
             yield run
-    except BaseException:
+    except BaseException as exc:
+        # Stopped (Ctrl-C, SIGTERM from a stopping or dying runner) is KILLED, as MLflow's UI says it.
+        status = "KILLED" if isinstance(exc, KeyboardInterrupt) else "FAILED"
+        if started is not None and status == "KILLED":
+            client.set_terminated(started.info.run_id, status)
         if parent:
-            client.set_terminated(parent, "FAILED")
+            client.set_terminated(parent, status)
         raise
     if parent and finishes_pipeline:
         client.set_terminated(parent, "FINISHED")
