@@ -68,6 +68,8 @@ class StepReport:
 class RunResult:
     status: Status
     steps: list[StepReport]
+    message: str = ""
+    """Anything the steps' reports do not say: why it was stopped, where a detached run left its results."""
 
     @property
     def ok(self) -> bool:

@@ -308,7 +308,7 @@ def status(
         result = runner.status(handle)
     for report in result.steps:
         _show(report)
-    console.print(f"run {run_id}: {result.status.value}")
+    console.print(f"run {run_id}: {result.status.value}" + (f" ({result.message})" if result.message else ""))
 
 
 @app.command()

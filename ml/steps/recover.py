@@ -50,7 +50,8 @@ def _mark_undecided(client: MlflowClient, run: Run, pipeline_run_id: str) -> lis
     for version in client.search_model_versions(f"run_id = '{run.info.run_id}'"):
         if version.tags.get("gate.decision") not in UNDECIDED:
             continue
-        if CHAMPION in (version.aliases or []):
+        aliases = client.get_model_version(version.name, version.version).aliases  # search leaves them out
+        if CHAMPION in (aliases or []):
             decision = "promoted"
             reason = f"holds '{CHAMPION}': its promote passed the gate and died before recording it"
         else:

@@ -239,4 +239,4 @@ def _result(status: RunStatus) -> RunResult:
     state = {SUCCEEDED: Status.SUCCEEDED, STOPPED: Status.STOPPED}.get(status.state, Status.FAILED)
     if status.state == RUNNING:
         state = Status.RUNNING
-    return RunResult(state, status.reports())
+    return RunResult(state, status.reports(), status.message)

@@ -103,7 +103,10 @@ class Supervisor:
             self._recover(state)
         with self.lock:
             self.status.state = state
-            self.status.message = self.why_stopped if state == STOPPED else self.status.message
+            if state == STOPPED:
+                self.status.message = self.why_stopped
+            elif state == SUCCEEDED:
+                self.status.message = f"results in {self.plan['result_dir']}"
             self._save()
         return 0 if state == SUCCEEDED else 1
 
