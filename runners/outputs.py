@@ -100,6 +100,7 @@ def previous_run(folder: Path) -> str | None:
 def deliver(files: list[Path], folder: Path, run_id: str) -> list[Path]:
     """Copy ``files`` into ``folder`` so that it holds either the old set or the new one, never a torn file."""
     staged: list[tuple[Path, Path]] = []
+    folder.mkdir(parents=True, exist_ok=True)
     try:
         for source in files:
             scratch = folder / f".{source.name}.{run_id}.tmp"
