@@ -78,9 +78,9 @@ def test_two_runs_on_one_output_dir_do_not_interleave(tmp_path: Path, start_runn
     first = start_runner("--output-dir", "shared")
     wait_for_log(tmp_path / ".gridcast", "train", "INFO")
     second = start_runner("--output-dir", "shared")
-    out, err = second.communicate(timeout=60)
+    _out, err = second.communicate(timeout=60)
     assert second.returncode == 2
-    assert err.strip().startswith(f"error: --output-dir shared: in use by run started")
+    assert err.strip().startswith("error: --output-dir shared: in use by run started")
     first.kill()
 
 

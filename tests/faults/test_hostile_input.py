@@ -7,6 +7,7 @@ import threading
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, HTTPServer
 from pathlib import Path
+from typing import ClassVar
 
 import numpy as np
 import pandas as pd
@@ -132,7 +133,7 @@ def test_gross_outliers_are_only_the_absurd_readings() -> None:
 
 def test_formula_cells_are_neutralized_and_numbers_kept() -> None:
     frame = pd.DataFrame(
-        {"transformer_id": ["=HYPERLINK(\"x\")", "+1", "-2", "@SUM(A1)", "\tT", "\rT", "T-1", "'=x"], "kw": range(8)}
+        {"transformer_id": ['=HYPERLINK("x")', "+1", "-2", "@SUM(A1)", "\tT", "\rT", "T-1", "'=x"], "kw": range(8)}
     )
     frame.loc[0, "kw"] = -3
     safe = neutralized(frame)
@@ -171,9 +172,9 @@ def test_credentials_leave_the_uri_for_the_environment() -> None:
 class AuthWall(BaseHTTPRequestHandler):
     """A tracking server stand-in that answers every request 401 and records the Authorization headers."""
 
-    seen: list[str] = []
+    seen: ClassVar[list[str]] = []
 
-    def do_GET(self) -> None:  # noqa: N802 (http.server's naming)
+    def do_GET(self) -> None:
         AuthWall.seen.append(self.headers.get("Authorization", ""))
         self.send_response(401)
         self.end_headers()

@@ -46,12 +46,15 @@ def assert_nothing_left_open(home: Path, run_dir: Path) -> None:
     for pid, started in [(final["supervisor_pid"], final["supervisor_started"]), *final["step_pids"]]:
         assert not pid_alive(pid, started), f"process {pid} of {run_dir.name} outlived its run"
     runs = runs_of(store(home), run_dir.name)
-    assert {r.info.status for r in runs} <= {"KILLED", "FAILED", "FINISHED"}, [(r.info.run_name, r.info.status) for r in runs]
+    states = [(r.info.run_name, r.info.status) for r in runs]
+    assert {status for _, status in states} <= {"KILLED", "FAILED", "FINISHED"}, states
     undecided = [v for v, d in decisions(home).items() if d in (None, "pending")]
     assert undecided == [], f"versions without a gate decision: {undecided}"
 
 
-def test_kill_9_of_the_runner_stops_its_steps_and_closes_the_run(tmp_path: Path, start_runner: Start, run_runner: Run) -> None:
+def test_kill_9_of_the_runner_stops_its_steps_and_closes_the_run(
+    tmp_path: Path, start_runner: Start, run_runner: Run
+) -> None:
     home = tmp_path / ".gridcast"
     runner = start_runner()
     run_dir = wait_for_log(home, "train", REGISTERED)
@@ -76,7 +79,7 @@ def test_kill_9_of_the_supervisor_takes_its_step_with_it(tmp_path: Path, start_r
     run_dir = wait_for_log(home, "train", REGISTERED)
     step_pids = status(run_dir)["step_pids"]
     subprocess.run(["kill", "-9", str(status(run_dir)["supervisor_pid"])], check=True)
-    out, err = runner.communicate(timeout=120)
+    _out, err = runner.communicate(timeout=120)
 
     assert runner.returncode == 1
     assert "step train failed: killed: the run's supervisor was killed" in err
@@ -93,13 +96,13 @@ def test_kill_9_of_a_step(tmp_path: Path, start_runner: Start, run_runner: Run, 
     assert first.returncode == 0, first.stderr
     before = (tmp_path / "outputs" / "overload_report.json").read_text()
     runner = start_runner()
-    wait_for(lambda: any(s["step"] == step and s["status"] == "running" for s in status(latest_run(home))["steps"]), 120)
+    wait_for(lambda: {"step": step, "status": "running"}.items() <= running(home).items(), 120, f"{step} to run")
     run_dir = latest_run(home)
     if step == "train":
         wait_for_log(home, "train", REGISTERED)
     pid = status(run_dir)["step_pids"][0][0]  # the running step (the next one waits warm behind it)
     subprocess.run(["kill", "-9", str(pid)], check=True)
-    out, err = runner.communicate(timeout=180)
+    _out, err = runner.communicate(timeout=180)
 
     if runner.returncode == 0:  # the step finished before the signal landed: nothing to check but success
         pytest.skip(f"{step} finished before it could be killed")
@@ -115,6 +118,11 @@ def test_kill_9_of_a_step(tmp_path: Path, start_runner: Start, run_runner: Run, 
         assert decided["2"] == "abandoned" if step != "predict" else decided["2"] in ("promoted", "rejected")
         assert champion(home) == "1"
     assert run_runner().returncode == 0  # the next run always works
+
+
+def running(home: Path) -> dict[str, str]:
+    steps = status(latest_run(home))["steps"]
+    return {"step": steps[-1]["step"], "status": steps[-1]["status"]} if steps else {}
 
 
 def first_run(home: Path) -> str:
@@ -169,7 +177,7 @@ def test_ctrl_c_no_leaves_the_run_going_and_runner_status_follows_it(
     runner = start_runner()
     run_dir = wait_for_log(home, "train", "INFO")
     runner.send_signal(signal.SIGINT)
-    out, err = runner.communicate("n\n", timeout=60)
+    _out, err = runner.communicate("n\n", timeout=60)
     assert runner.returncode == 130
     assert f"left running; follow it with: runner status --backend local {run_dir.name}" in err
 
