@@ -30,6 +30,7 @@ app = typer.Typer(add_completion=False, pretty_exceptions_enable=False, help=__d
 console = Console(highlight=False)
 err = Console(stderr=True, highlight=False, soft_wrap=True)  # one line per message, whatever the width
 EXIT_REFUSED = 2
+FREE_SPACE = "free some space and run again"
 
 
 class Backend(StrEnum):
@@ -203,6 +204,10 @@ def _execute(runner: Runner, pipeline: object, request: RunRequest, detach: bool
     except KeyboardInterrupt:
         _offer_stop(runner, handle)
         raise typer.Exit(130) from None
+    except OSError as exc:
+        if not outputs.no_space(exc):
+            raise
+        raise _fail(f"no space left on device in the state folder {state_dir()}: {FREE_SPACE}") from None
     failed = result.failed_step()
     if failed is not None:
         err.print(f"[red]step {failed.step} failed[/]: {escape(failed.message)}")
@@ -213,7 +218,8 @@ def _execute(runner: Runner, pipeline: object, request: RunRequest, detach: bool
         raise typer.Exit(1)
     if not result.ok:  # stopped or failed outside any step: there are no outputs to fetch
         _say_outputs_untouched(request.output_dir)
-        raise _fail(f"run {handle.run_id} ended {result.status.value}")
+        why = f": {result.message}" if result.message else ""
+        raise _fail(f"run {handle.run_id} ended {result.status.value}{why}")
     print_summary(console, request.output_dir, _deliver(runner, handle, request.output_dir))
 
 
@@ -235,7 +241,7 @@ def _say_outputs_untouched(output_dir: Path) -> None:
     previous = outputs.previous_run(output_dir)
     if previous:
         err.print(f"outputs: none from this run; the files in {output_dir} are from run {previous}", markup=False)
-    elif any(output_dir.glob("*")):
+    elif any(not p.name.startswith(".") for p in output_dir.glob("*")):
         err.print(f"outputs: none from this run; the files in {output_dir} are not from it", markup=False)
 
 
@@ -244,7 +250,7 @@ def _explain_no_space(failed: StepReport) -> None:
     text = f"{failed.message}\n{failed.log_tail}"
     full = any(mark in text for mark in ("No space left on device", "database or disk is full", "exit code 120"))
     if full or shutil.disk_usage(_existing(state_dir())).free < outputs.MIB:
-        err.print(f"[red]no space left on device[/] in the state folder {state_dir()}: free some space and run again")
+        err.print(f"[red]no space left on device[/] in the state folder {state_dir()}: {FREE_SPACE}")
 
 
 def _existing(path: Path) -> Path:

@@ -14,6 +14,7 @@ import subprocess
 import sys
 import time
 import uuid
+from contextlib import suppress
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -127,7 +128,7 @@ class LocalRunner(Runner):
             if gone and status is not None and not status.final:
                 status = read_status(run_dir) or status  # it may have finished between the two reads
                 if not status.final:
-                    status = self._close_dead(run_dir, status, "the run's supervisor was killed")
+                    status = self._close_dead(run_dir, status, self._why_gone(handle))
             for report in status.reports() if status else []:
                 if seen.get(report.step) != (report.status, report.message):
                     seen[report.step] = (report.status, report.message)
@@ -137,6 +138,12 @@ class LocalRunner(Runner):
             if deadline is not None and time.monotonic() > deadline:
                 return RunResult(Status.RUNNING, status.reports() if status else [])
             time.sleep(POLL_S)
+
+    def _why_gone(self, handle: RunHandle) -> str:
+        process = self._supervisors.get(handle.run_id)
+        if process is not None and process.returncode is not None and process.returncode >= 0:
+            return "the run's supervisor ended without recording how (is the state folder's disk full?)"
+        return "the run's supervisor was killed"
 
     def _supervisor_alive(self, handle: RunHandle, status: RunStatus) -> bool:
         process = self._supervisors.get(handle.run_id)
@@ -194,9 +201,10 @@ class LocalRunner(Runner):
         status.recovered = self._recover(run_dir)
         for entry in status.steps:
             if entry["status"] in (Status.RUNNING.value, Status.PENDING.value):
-                entry |= {"status": Status.FAILED.value, "message": f"killed: {why}"}
+                entry |= {"status": Status.FAILED.value, "message": why}
         status.state, status.message = KILLED, why
-        write_status(run_dir, status)
+        with suppress(OSError):  # a full disk: the next start finds it dead again and recovers it again
+            write_status(run_dir, status)
         return status
 
     def _recover(self, run_dir: Path) -> bool:
@@ -208,13 +216,14 @@ class LocalRunner(Runner):
         command = [sys.executable, "-m", "ml.steps", "recover", "--pipeline-run-id", run_dir.name]
         env = {k: os.environ[k] for k in PASSED_ENV if k in os.environ}
         env |= {"MLFLOW_TRACKING_URI": uri, "GRIDCAST_HOME": str(self.state_dir), "PYTHONWARNINGS": "ignore"}
-        with (run_dir / "recover.log").open("a") as log:
+        with suppress(OSError), (run_dir / "recover.log").open("a") as log:
             try:
                 return (
                     subprocess.run(command, env=env, stdout=log, stderr=subprocess.STDOUT, timeout=120).returncode == 0
                 )
             except (OSError, subprocess.TimeoutExpired):
                 return False
+        return False
 
     def logs(self, handle: RunHandle, step: str) -> str:
         path = self._run_dir(handle) / f"{step}.log"

@@ -16,6 +16,7 @@ Progress goes to ``status.json`` (``runners/local/status.py``), which ``runner s
 
 from __future__ import annotations
 
+import errno
 import json
 import os
 import signal
@@ -23,7 +24,7 @@ import subprocess
 import sys
 import threading
 import time
-from contextlib import ExitStack
+from contextlib import ExitStack, suppress
 from pathlib import Path
 from typing import Any
 
@@ -74,8 +75,25 @@ class Supervisor:
 
     # -- running the plan ---------------------------------------------------------------------
     def run(self) -> int:
+        """Run the plan; whatever goes wrong here (a full disk most likely), the run still ends recovered."""
         self._save()
         threading.Thread(target=self.listen, daemon=True).start()
+        try:
+            return self._run_plan()
+        except Exception as exc:
+            why = f"no space left on device ({exc.filename or self.run_dir})" if _no_space(exc) else repr(exc)
+            with self.lock:
+                self.status.message = f"the supervisor could not go on: {why}"
+                for entry in self.status.steps:
+                    if entry["status"] == Status.RUNNING.value:
+                        entry |= {"status": Status.FAILED.value, "message": self.status.message}
+            self._recover(FAILED)
+            with self.lock:
+                self.status.state = FAILED
+                self._save()
+            return 1
+
+    def _run_plan(self) -> int:
         steps = self.plan["steps"]
         state = SUCCEEDED
         with ExitStack() as logs:
@@ -162,7 +180,8 @@ class Supervisor:
                 code = process.go()
             self._track(process)
             self.current = None
-            process.log.close()
+            with suppress(OSError):  # a full disk cannot take the last buffered lines; the step has ended
+                process.log.close()
         where = f" in {self.container.engine.name}" if self.container is not None else ""
         elapsed = f"{time.perf_counter() - started:.1f} s{where}"
         tail = _tail(log_path)
@@ -176,7 +195,11 @@ class Supervisor:
         """Close this run's MLflow runs and mark its undecided versions; never fails the supervisor."""
         command = [sys.executable, "-m", "ml.steps", "recover", "--pipeline-run-id", self.run_dir.name]
         command += ["--status", "KILLED" if state in (STOPPED, KILLED) else "FAILED"]
-        with (self.run_dir / "recover.log").open("w") as log:
+        try:
+            log = (self.run_dir / "recover.log").open("w")
+        except OSError:
+            log = open(os.devnull, "w")  # noqa: SIM115 (closed below)
+        with log:
             try:
                 code = subprocess.run(
                     command, env=self.env, stdout=log, stderr=subprocess.STDOUT, timeout=RECOVER_TIMEOUT_S,
@@ -209,7 +232,12 @@ class Supervisor:
         try:
             write_status(self.run_dir, self.status)
         except OSError as exc:  # a full state disk: the step's failure says why; keep supervising
-            print(f"status not saved: {exc}", file=sys.stderr, flush=True)
+            with suppress(OSError):  # our own log is on the same disk
+                print(f"status not saved: {exc}", file=sys.stderr, flush=True)
+
+
+def _no_space(exc: BaseException) -> bool:
+    return isinstance(exc, OSError) and exc.errno in (errno.ENOSPC, errno.EDQUOT)
 
 
 def _ended(code: int) -> str:

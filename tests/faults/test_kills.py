@@ -82,7 +82,7 @@ def test_kill_9_of_the_supervisor_takes_its_step_with_it(tmp_path: Path, start_r
     _out, err = runner.communicate(timeout=120)
 
     assert runner.returncode == 1
-    assert "step train failed: killed: the run's supervisor was killed" in err
+    assert "step train failed: the run's supervisor was killed" in err
     assert "Traceback" not in err
     wait_for(lambda: not any(pid_alive(p, s) for p, s in step_pids), 30, "the steps to die with the supervisor")
     assert_nothing_left_open(home, run_dir)
