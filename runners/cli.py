@@ -67,7 +67,7 @@ def _builtin_data() -> Path:
 def _show(report: StepReport) -> None:
     colour = {Status.SUCCEEDED: "green", Status.REJECTED: "yellow", Status.FAILED: "red"}.get(report.status, "cyan")
     detail = f" ({report.message})" if report.message else ""
-    console.print(f"  [{colour}]{report.status.value:>9}[/]  {report.step}{detail}")
+    console.print(f"  [{colour}]{report.status.value:>9}[/]  {report.step}{escape(detail)}", soft_wrap=True)
 
 
 def _fail(message: str) -> typer.Exit:

@@ -131,3 +131,8 @@ def test_step_commands_refuse_bad_options_too(tmp_path: Path, args: list[str], m
     assert result.stderr.strip().startswith(message)
     assert len(result.stderr.strip().splitlines()) == 1
     assert not (tmp_path / "state" / "mlflow.db").exists()
+
+
+def test_messages_stay_one_line_on_a_narrow_terminal(tmp_path: Path, run_runner: Run) -> None:
+    result = run_runner("--tracking-uri", "foo://x", env={"COLUMNS": "40"})
+    assert refused(result, tmp_path).endswith("or a folder path")
