@@ -7,6 +7,7 @@ pull a least-squares fit, so they are flagged and left out of it (and counted, n
 from __future__ import annotations
 
 import numpy as np
+import pandas as pd
 
 FLATLINE_MIN_HOURS = 4
 """Real hourly peaks to two decimals repeat four times running essentially never; a stuck sensor does."""
@@ -38,4 +39,25 @@ def robust_z(residuals: np.ndarray) -> np.ndarray:
 def spike_mask(residuals: np.ndarray, threshold: float = SPIKE_ROBUST_Z) -> np.ndarray:
     """True where a residual's robust z-score exceeds ``threshold`` in either direction."""
     z = robust_z(residuals)
+    return np.abs(np.nan_to_num(z, nan=0.0)) > threshold
+
+
+GROSS_WINDOW_HOURS = 25
+"""A day and an hour centred on the reading: the local level, whatever the daily cycle does."""
+GROSS_ROBUST_Z = 12.0
+"""Far beyond any real peak's distance from its own day (a heat wave is a few robust sigmas)."""
+
+
+def gross_outlier_mask(values: np.ndarray, threshold: float = GROSS_ROBUST_Z) -> np.ndarray:
+    """True for readings absurdly far from their own day's median (a 9999 kW glitch among 60 kW hours).
+
+    Found before any least-squares fit: a single such reading pulls every Fourier coefficient
+    (about its size / n each), which bends the seasonal shape, invents level shifts and hides
+    itself among the distorted residuals that :func:`spike_mask` then judges.
+    """
+    values = np.asarray(values, dtype=float)
+    if len(values) == 0:
+        return np.zeros(0, dtype=bool)
+    local = pd.Series(values).rolling(GROSS_WINDOW_HOURS, center=True, min_periods=GROSS_WINDOW_HOURS // 4).median()
+    z = robust_z(values - local.to_numpy())
     return np.abs(np.nan_to_num(z, nan=0.0)) > threshold

@@ -18,7 +18,7 @@ from scipy import linalg, optimize, stats
 from sklearn.base import BaseEstimator, RegressorMixin
 from sklearn.utils.validation import check_is_fitted
 
-from ml.anomalies import flatline_mask, spike_mask
+from ml.anomalies import flatline_mask, gross_outlier_mask, spike_mask
 from ml.level_shift import detect_level_shifts
 from ml.trend import KINDS, MAX_LOG_GROWTH, choose_trend, effective_bic, trend_jacobian, trend_value
 
@@ -136,7 +136,8 @@ class SeasonalTrendForecaster(RegressorMixin, BaseEstimator):
             raise ValueError(f"X has {len(stamps)} timestamps but y has {len(target)} values")
         hours = epoch_hours(stamps)
         flat = flatline_mask(target) if self.robust else np.zeros(len(target), dtype=bool)
-        usable = ~np.isnan(target) & ~flat
+        gross = gross_outlier_mask(target) & ~flat if self.robust else np.zeros(len(target), dtype=bool)
+        usable = ~np.isnan(target) & ~flat & ~gross
         if not usable.any():
             raise ValueError("no usable readings to fit")
         self.origin_hours_ = float(hours[usable].min())
@@ -144,6 +145,7 @@ class SeasonalTrendForecaster(RegressorMixin, BaseEstimator):
         if self.detect_level_shifts:
             self.level_shift_hours_ = self._find_level_shifts(hours[usable], target[usable])
         spikes = self._find_spikes(hours, target, usable) if self.robust else np.zeros(len(target), dtype=bool)
+        spikes |= gross
         usable &= ~spikes
         self.flatline_hours_ = int(flat.sum())
         self.spike_hours_ = int(spikes.sum())

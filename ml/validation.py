@@ -14,6 +14,8 @@ from dataclasses import asdict, dataclass
 import numpy as np
 import pandas as pd
 
+from ml.anomalies import flatline_mask
+
 TIMESTAMP, KW = "timestamp", "kw"
 HOURS_PER_YEAR = 8760
 TRAIN_SHARE = 0.8
@@ -36,6 +38,12 @@ class DataPolicy:
     """Longest run of consecutive missing hours tolerated (one week)."""
     min_history_hours: int = math.ceil(HOURS_PER_YEAR / TRAIN_SHARE)
     """The training split (first 80%) must span a full year, or the yearly cycle is a guess."""
+    min_distinct_readings: int = 10
+    """Fewer distinct values is a placeholder, a switch or a coarse counter, not a load to forecast."""
+    earliest: str = "1900-01-01"
+    latest: str = "2200-01-01"
+    """Stamps outside these are typos; past them a 30-year forecast would leave what pandas and MLflow
+    can represent (nanoseconds since 1970 end in April 2262)."""
 
 
 @dataclass(frozen=True)
@@ -85,6 +93,7 @@ def validate_load(raw: pd.DataFrame, source: str, policy: DataPolicy | None = No
         raise DataValidationError(f"{source}: has a header but no data rows; expected hourly '{TIMESTAMP},{KW}' rows.")
     lines = pd.Series(np.arange(len(raw)) + 2, index=raw.index)
     timestamps = _parse_timestamps(raw[TIMESTAMP], lines, source)
+    _require_dates_in_range(timestamps, lines, source, policy)
     kw = _parse_kw(raw[KW], lines, source, policy)
 
     frame = pd.DataFrame({TIMESTAMP: timestamps, KW: kw, "line": lines})
@@ -103,6 +112,7 @@ def validate_load(raw: pd.DataFrame, source: str, policy: DataPolicy | None = No
     missing_share = (missing_readings + missing_hours) / len(full_index)
     longest_gap, gap_start = _longest_gap(series)
     _require_coverage(missing_share, longest_gap, gap_start, source, policy)
+    _require_variation(series, source, policy)
 
     quality = DataQuality(
         rows_read=len(raw),
@@ -146,6 +156,14 @@ def _parse_timestamps(text: pd.Series, lines: pd.Series, source: str) -> pd.Seri
     except (ValueError, TypeError) as exc:  # e.g. a mix pandas refuses outright
         raise DataValidationError(f"{source}: column '{TIMESTAMP}' could not be read as dates: {exc}") from None
     bad = parsed.isna()
+    year = pd.to_numeric(stripped.str.extract(r"^(\d{4,})-", expand=False), errors="coerce")
+    unrepresentable = bad & ((year < pd.Timestamp.min.year + 1) | (year > pd.Timestamp.max.year - 1))
+    if unrepresentable.any():
+        raise DataValidationError(
+            f"{source}: column '{TIMESTAMP}' has {int(unrepresentable.sum())} date(s) outside what can be "
+            f"represented at {_examples(lines[unrepresentable], text.fillna(''))}; expected dates between "
+            f"{DataPolicy.earliest} and {DataPolicy.latest}."
+        )
     if bad.any():
         raise DataValidationError(
             f"{source}: column '{TIMESTAMP}' has {int(bad.sum())} unparseable value(s) at "
@@ -153,6 +171,16 @@ def _parse_timestamps(text: pd.Series, lines: pd.Series, source: str) -> pd.Seri
         )
     # Naive stamps are taken as they are; stamps with an offset are moved to UTC so one clock is used.
     return parsed.dt.tz_localize(None)
+
+
+def _require_dates_in_range(stamps: pd.Series, lines: pd.Series, source: str, policy: DataPolicy) -> None:
+    outside = (stamps < pd.Timestamp(policy.earliest)) | (stamps >= pd.Timestamp(policy.latest))
+    if outside.any():
+        raise DataValidationError(
+            f"{source}: column '{TIMESTAMP}' has {int(outside.sum())} date(s) outside {policy.earliest} to "
+            f"{policy.latest} at {_examples(lines[outside], stamps.dt.strftime('%Y-%m-%d %H:%M'))}; "
+            "a forecast from them would run past the dates pandas and MLflow can represent (a typo in the year?)."
+        )
 
 
 def _parse_kw(text: pd.Series, lines: pd.Series, source: str, policy: DataPolicy) -> pd.Series:
@@ -255,4 +283,32 @@ def _require_coverage(
             f"{source}: column '{KW}' has a gap of {longest_gap} consecutive hours with no reading "
             f"({gap_start:%Y-%m-%d %H:%M} to {gap_end:%Y-%m-%d %H:%M}); at most {policy.max_gap_hours} hours "
             "are tolerated."
+        )
+
+
+def _require_variation(series: pd.Series, source: str, policy: DataPolicy) -> None:
+    """A constant, all-zero, few-valued or mostly stuck series has no load pattern to learn."""
+    observed = series.dropna()
+    distinct = np.unique(observed.to_numpy())
+    if len(distinct) == 1:
+        what = (
+            "is 0 on every row (an empty export or a disconnected meter)"
+            if distinct[0] == 0
+            else (f"is constant ({distinct[0]:g} kW on every row: a stuck sensor or a placeholder)")
+        )
+        raise DataValidationError(f"{source}: column '{KW}' {what}; there is no load pattern to forecast.")
+    if len(distinct) < policy.min_distinct_readings:
+        shown = ", ".join(f"{v:g}" for v in distinct)
+        raise DataValidationError(
+            f"{source}: column '{KW}' has only {len(distinct)} distinct reading(s) ({shown}); at least "
+            f"{policy.min_distinct_readings} are needed: this looks like a status flag or a coarse counter, "
+            "not load in kW."
+        )
+    stuck = flatline_mask(series.to_numpy())
+    usable = int((series.notna().to_numpy() & ~stuck).sum())
+    needed = math.ceil(policy.min_history_hours * (1 - policy.max_missing_share))
+    if usable < needed:
+        raise DataValidationError(
+            f"{source}: column '{KW}' repeats the same value 4 or more hours running on {int(stuck.sum())} hours "
+            f"(a stuck sensor), leaving {usable} usable hours; at least {needed} are needed to fit the model."
         )

@@ -68,6 +68,8 @@ class StepReport:
 class RunResult:
     status: Status
     steps: list[StepReport]
+    message: str = ""
+    """Anything the steps' reports do not say: why it was stopped, where a detached run left its results."""
 
     @property
     def ok(self) -> bool:
@@ -120,6 +122,10 @@ class Runner(ABC):
     def stop(self, handle: RunHandle) -> None:
         """Ask the backend to stop a running pipeline (Ctrl-C, after the user confirms)."""
         raise NotImplementedError(f"the {self.name} backend cannot stop a run")
+
+    def release(self, handle: RunHandle) -> None:
+        """Ctrl-C, and the user chose to leave the run going: let it outlive this process (cloud runs do anyway)."""
+        return None
 
     def status(self, handle: RunHandle) -> RunResult:
         """The run's status now, without waiting (``runner status``)."""

@@ -3,17 +3,24 @@
 from __future__ import annotations
 
 import json
+import os
+import shutil
+import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import replace
 from enum import StrEnum
 from pathlib import Path
-from typing import Annotated
+from typing import IO, Annotated
 
 import typer
 from rich.console import Console
 from rich.markup import escape
 
+from ml.steps.options import OptionError, check_parameters
+from ml.steps.registry import TransformerIdError, transformer_id_for
+from ml.steps.store_uri import TrackingStoreError, check_reachable, check_scheme, redact, split_credentials
+from runners import outputs
 from runners.base import BackendError, BackendOptions, RunHandle, Runner, RunRequest, Status, StepReport
 from runners.registry import create_runner
 from runners.spec import load_spec
@@ -22,7 +29,9 @@ from runners.summary import print_summary
 
 app = typer.Typer(add_completion=False, pretty_exceptions_enable=False, help=__doc__)
 console = Console(highlight=False)
-err = Console(stderr=True, highlight=False)
+err = Console(stderr=True, highlight=False, soft_wrap=True)  # one line per message, whatever the width
+EXIT_REFUSED = 2
+FREE_SPACE = "free some space and run again"
 
 
 class Backend(StrEnum):
@@ -60,11 +69,11 @@ def _builtin_data() -> Path:
 def _show(report: StepReport) -> None:
     colour = {Status.SUCCEEDED: "green", Status.REJECTED: "yellow", Status.FAILED: "red"}.get(report.status, "cyan")
     detail = f" ({report.message})" if report.message else ""
-    console.print(f"  [{colour}]{report.status.value:>9}[/]  {report.step}{detail}")
+    console.print(f"  [{colour}]{report.status.value:>9}[/]  {report.step}{escape(detail)}", soft_wrap=True)
 
 
 def _fail(message: str) -> typer.Exit:
-    err.print(f"[red]error:[/] {escape(message)}", soft_wrap=True)
+    err.print(f"[red]error:[/] {escape(message)}")
     return typer.Exit(1)
 
 
@@ -78,7 +87,8 @@ def _options(
 def _save_handle(handle: RunHandle) -> Path:
     path = state_dir() / "handles" / f"{handle.run_id}.json"
     path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps({"backend": handle.backend, "run_id": handle.run_id, "details": handle.details}))
+    details = {key: redact(value) for key, value in handle.details.items()}  # no secret on disk
+    path.write_text(json.dumps({"backend": handle.backend, "run_id": handle.run_id, "details": details}))
     return path
 
 
@@ -127,37 +137,55 @@ def run(
     if ctx.invoked_subcommand is not None:
         return
     pipeline = load_spec(spec)
-    source = data or _builtin_data()
-    if not source.is_file():
-        raise _fail(f"{source}: no such file; pass an existing CSV with --data")
+    parameters: dict[str, object] = {"limit_kw": limit_kw, "horizon_years": horizon_years, "threshold_kw": threshold_kw}
+    with _refusals():  # everything checked before any step runs: exit 2, one line, nothing stored
+        uri = _checked_run(backend, data, output_dir, parameters, _tracking_uri(tracking_uri), dry_run)
+        source = data or _builtin_data()
+        parameters["transformer_id"] = transformer_id_for(source, transformer)
+        lock = None if dry_run else outputs.hold(output_dir)
+    uri, credentials = split_credentials(uri)  # a password travels in the steps' environment, never on disk
+    os.environ.update(credentials)
     request = RunRequest(
         data=source,
         output_dir=output_dir,
-        parameters={
-            "limit_kw": limit_kw,
-            "horizon_years": horizon_years,
-            "threshold_kw": threshold_kw,
-            "transformer_id": _transformer(source, transformer),
-        },
-        tracking_uri=tracking_uri,
+        parameters=parameters,
+        tracking_uri=uri if tracking_uri else None,
     )
     with _backend_errors():
-        options = _options(tracking_uri, stack_outputs, stack, image, endpoint_url)
+        options = replace(_options(uri, stack_outputs, stack, image, endpoint_url), tracking_uri=uri)
         runner = create_runner(backend.value, replace(options, isolation=isolation.value))
         if dry_run:
             console.print(runner.describe(pipeline, request), markup=False, soft_wrap=True)
             return
-        _execute(runner, pipeline, request, detach)
+        _execute(runner, pipeline, request, detach, lock)
 
 
-def _transformer(data: Path, explicit: str | None) -> str:
-    """Every run is about one named transformer, settled before anything runs."""
-    from ml.steps.registry import TransformerIdError, transformer_id_for
+def _checked_run(
+    backend: Backend, data: Path | None, output_dir: Path, parameters: dict, uri: str, dry_run: bool
+) -> str:
+    """Options, data file, output folder, state folder and tracking store, before anything runs."""
+    check_parameters(parameters)
+    if data is not None and not data.is_file():
+        raise OptionError(f"--data {data}: no such file; pass an existing CSV")
+    check_scheme(uri)
+    if dry_run:
+        return uri
+    horizon = parameters.get("horizon_years") or 5.0
+    outputs.check_output_dir(output_dir, outputs.needed_output_bytes(horizon))
+    if backend is Backend.local:  # the steps run here: their store must answer from here
+        outputs.check_room(state_dir(), outputs.STATE_FREE_BYTES, "state folder")
+        check_reachable(uri)
+    return uri
 
+
+@contextmanager
+def _refusals() -> Iterator[None]:
+    """A refused option, output folder or store: one line and exit code 2."""
     try:
-        return transformer_id_for(data, explicit)
-    except TransformerIdError as exc:
-        raise _fail(str(exc)) from None
+        yield
+    except (OptionError, outputs.OutputDirError, TrackingStoreError, TransformerIdError) as exc:
+        err.print(f"[red]error:[/] {escape(str(exc))}")
+        raise typer.Exit(EXIT_REFUSED) from None
 
 
 @contextmanager
@@ -169,7 +197,7 @@ def _backend_errors() -> Iterator[None]:
         raise _fail(str(exc)) from None
 
 
-def _execute(runner: Runner, pipeline: object, request: RunRequest, detach: bool) -> None:
+def _execute(runner: Runner, pipeline: object, request: RunRequest, detach: bool, lock: IO[str] | None = None) -> None:
     source = "built-in synthetic data" if request.data.is_relative_to(state_dir()) else str(request.data)
     transformer = request.parameters.get("transformer_id")
     about = f" · transformer [bold]{escape(str(transformer))}[/]" if transformer else ""
@@ -177,6 +205,9 @@ def _execute(runner: Runner, pipeline: object, request: RunRequest, detach: bool
     handle = runner.submit(pipeline, request)  # type: ignore[arg-type]
     _save_handle(handle)
     console.print(f"  run {handle.run_id}")
+    if lock is not None:
+        lock.write(f"run {handle.run_id}\n")
+        lock.flush()
     if detach:
         console.print(f"submitted; follow it with: runner status --backend {runner.name} {handle.run_id}")
         return
@@ -185,28 +216,78 @@ def _execute(runner: Runner, pipeline: object, request: RunRequest, detach: bool
     except KeyboardInterrupt:
         _offer_stop(runner, handle)
         raise typer.Exit(130) from None
+    except OSError as exc:
+        if not outputs.no_space(exc):
+            raise
+        raise _fail(f"no space left on device in the state folder {state_dir()}: {FREE_SPACE}") from None
     failed = result.failed_step()
     if failed is not None:
-        err.print(f"[red]step {failed.step} failed[/]: {failed.message}")
+        err.print(f"[red]step {failed.step} failed[/]: {escape(failed.message)}")
         if failed.log_tail:
             err.print(f"--- last lines of the {failed.step} log ---\n{failed.log_tail}", markup=False)
+        _explain_no_space(failed)
+        _say_outputs_untouched(request.output_dir)
         raise typer.Exit(1)
     if not result.ok:  # stopped or failed outside any step: there are no outputs to fetch
-        raise _fail(f"run {handle.run_id} ended {result.status.value}")
-    files = runner.outputs(handle, request.output_dir)
-    print_summary(console, request.output_dir, files)
+        _say_outputs_untouched(request.output_dir)
+        why = f": {result.message}" if result.message else ""
+        raise _fail(f"run {handle.run_id} ended {result.status.value}{why}")
+    print_summary(console, request.output_dir, _deliver(runner, handle, request.output_dir))
+
+
+def _deliver(runner: Runner, handle: RunHandle, output_dir: Path) -> list[Path]:
+    """Fetch into a scratch folder beside the outputs, then switch the whole set at once."""
+    staging = output_dir / f".incoming-{handle.run_id}"
+    try:
+        return outputs.deliver(runner.outputs(handle, staging), output_dir, handle.run_id)
+    except OSError as exc:
+        why = "no space left on its disk" if outputs.no_space(exc) else (exc.strerror or str(exc))
+        previous = outputs.previous_run(output_dir)
+        kept = f"its files are unchanged (from run {previous})" if previous else "nothing in it was replaced"
+        raise _fail(f"could not write the results into {output_dir}: {why}; {kept}") from None
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+
+
+def _say_outputs_untouched(output_dir: Path) -> None:
+    previous = outputs.previous_run(output_dir)
+    if previous:
+        err.print(f"outputs: none from this run; the files in {output_dir} are from run {previous}", markup=False)
+    elif any(not p.name.startswith(".") for p in output_dir.glob("*")):
+        err.print(f"outputs: none from this run; the files in {output_dir} are not from it", markup=False)
+
+
+def _explain_no_space(failed: StepReport) -> None:
+    """A full disk shows up as a stray exit code (120: Python could not flush its output); say it plainly."""
+    text = f"{failed.message}\n{failed.log_tail}"
+    full = any(mark in text for mark in ("No space left on device", "database or disk is full", "exit code 120"))
+    if full or shutil.disk_usage(_existing(state_dir())).free < outputs.MIB:
+        err.print(f"[red]no space left on device[/] in the state folder {state_dir()}: {FREE_SPACE}")
+
+
+def _existing(path: Path) -> Path:
+    while not path.exists() and path != path.parent:
+        path = path.parent
+    return path
 
 
 def _offer_stop(runner: Runner, handle: RunHandle) -> None:
-    """Ctrl-C leaves a cloud run going unless the user says to stop it: it may be worth keeping."""
-    if typer.confirm(f"\nstop run {handle.run_id} on {runner.name}?", default=False):
+    """Ctrl-C asks: stop the steps cleanly, or leave the run going and follow it with ``runner status``."""
+    try:
+        stop = typer.confirm(f"\nstop run {handle.run_id} on {runner.name}?", default=False)
+    except (typer.Abort, KeyboardInterrupt):  # a second Ctrl-C, or no terminal to answer from
+        err.print("")
+        stop = True
+    if stop:
         try:
             runner.stop(handle)
-            err.print(f"stop requested for {handle.run_id}")
+            err.print(f"stopped run {handle.run_id}; nothing it left half-done is marked as done")
         except NotImplementedError as exc:
             err.print(str(exc))
-    else:
-        err.print(f"left running; follow it with: runner status --backend {runner.name} {handle.run_id}")
+        return
+    with _backend_errors():
+        runner.release(handle)
+    err.print(f"left running; follow it with: runner status --backend {runner.name} {handle.run_id}")
 
 
 @app.command()
@@ -245,7 +326,7 @@ def status(
         result = runner.status(handle)
     for report in result.steps:
         _show(report)
-    console.print(f"run {run_id}: {result.status.value}")
+    console.print(f"run {run_id}: {result.status.value}" + (f" ({result.message})" if result.message else ""))
 
 
 @app.command()
@@ -299,3 +380,19 @@ def fleet(
     columns = ["rank", "transformer_id", "limit_kw", "first_overload_p10", "first_overload_p50", "first_overload_p90"]
     console.print(report[columns].head(10).to_string(index=False), markup=False)
     console.print(f"outputs in {output_dir}: fleet_report.csv, fleet_risk.png, fleet_errors.csv, fleet_model.npz")
+
+
+def main() -> None:
+    """The ``runner`` command: a mistyped option is one line and exit 2, not a box wrapped at 80 columns."""
+    from ml.steps.options import is_usage_error
+
+    try:
+        code = app(standalone_mode=False)
+    except typer.Abort:
+        sys.exit(130)
+    except Exception as exc:
+        if not is_usage_error(exc):
+            raise
+        err.print(f"[red]error:[/] {escape(' '.join(exc.format_message().split()))}")  # type: ignore[attr-defined]
+        sys.exit(EXIT_REFUSED)
+    sys.exit(code if isinstance(code, int) else 0)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import signal
 import sys
 from pathlib import Path
 from typing import Annotated
@@ -67,10 +68,24 @@ def _run(action, *args, **kwargs):  # type: ignore[no-untyped-def]
         _fail(str(exc), EXIT_ERROR)
 
 
+def _check_options(**values: object) -> None:
+    """Refuse NaN, infinite and out-of-range numbers before anything is read or registered (exit 2)."""
+    from ml.steps.options import OptionError, check_parameters
+
+    try:
+        check_parameters(values)
+    except OptionError as exc:
+        _fail(str(exc), EXIT_BAD_INPUT)
+
+
 def _configure(tracking_uri: str | None) -> None:
+    from ml.steps.store_uri import TrackingStoreError
     from ml.steps.tracking import configure
 
-    configure(tracking_uri)
+    try:
+        configure(tracking_uri, reachable=True)
+    except TrackingStoreError as exc:
+        _fail(str(exc), EXIT_BAD_INPUT)
 
 
 @app.command("train")
@@ -119,6 +134,7 @@ def promote_cmd(
     """Gate the candidate; make it its transformer's champion only if it passes. Exit 3 when rejected."""
     from ml.steps.promote import Gate, promote
 
+    _check_options(threshold_kw=threshold_kw)
     _configure(tracking_uri)
     gate = Gate(margin, tolerance, threshold_kw if threshold_kw and threshold_kw > 0 else None)
     decision = _run(promote, data, candidate, decision_out, gate, pipeline_run_id, transformer_id or None)
@@ -142,6 +158,7 @@ def predict_cmd(
     """Forecast with the model version the promote decision names and report the first overload."""
     from ml.steps.predict import predict
 
+    _check_options(limit_kw=limit_kw, horizon_years=horizon_years)
     _configure(tracking_uri)
     report = _run(predict, data, out, limit_kw, horizon_years, decision, pipeline_run_id, transformer_id or None)
     typer.echo(f"first overload: {report['first_overload_at'] or 'none within the horizon'}; outputs in {out}")
@@ -194,6 +211,7 @@ def fleet_cmd(
     """Forecast every transformer with its own limit, in parallel; rank the fleet by overload risk."""
     from ml.steps.fleet import run_fleet
 
+    _check_options(horizon_years=horizon_years)
     _configure(tracking_uri)
     default = default_limit_kw if default_limit_kw and default_limit_kw > 0 else None
     shard = {"shard_index": shard_index, "shard_count": shard_count, "pipeline_run_id": pipeline_run_id}
@@ -225,14 +243,52 @@ def fleet_merge_cmd(
     )
 
 
+@app.command("recover")
+def recover_cmd(
+    pipeline_run_ids: Annotated[
+        list[str], typer.Option("--pipeline-run-id", help="A pipeline run that ended abnormally (repeat).")
+    ],
+    status: Annotated[str, typer.Option("--status", help="KILLED or FAILED.")] = "KILLED",
+    tracking_uri: TrackingUri = None,
+) -> None:
+    """Close the MLflow runs a dead pipeline run left RUNNING; mark its undecided model versions abandoned."""
+    from ml.steps.recover import recover
+
+    if status not in ("KILLED", "FAILED"):
+        _fail(f"--status {status!r}: must be KILLED or FAILED", EXIT_BAD_INPUT)
+    _configure(tracking_uri)
+    for line in recover(pipeline_run_ids, status):
+        typer.echo(line)
+
+
 def main() -> None:
+    from ml.steps.options import is_usage_error
+
+    stop_on_sigterm()
     try:
-        app()
-    except KeyboardInterrupt:
+        code = app(standalone_mode=False)
+    except (KeyboardInterrupt, typer.Abort):
         sys.exit(EXIT_ERROR)
-    except Exception as exc:  # a bug, not bad input: keep the traceback, but tell the engine too
+    except Exception as exc:
+        if is_usage_error(exc):  # a bad option: one line and exit 2, not a usage box wrapped at 80 columns
+            message = " ".join(exc.format_message().split())  # type: ignore[attr-defined]
+            typer.echo(f"error: {message}", err=True)
+            _record_failure(message)
+            sys.exit(EXIT_BAD_INPUT)
+        # a bug, not bad input: keep the traceback, but tell the engine too
         _record_failure(f"{type(exc).__name__}: {exc}")
         raise
+    sys.exit(code if isinstance(code, int) else 0)
+
+
+def stop_on_sigterm() -> None:
+    """SIGTERM (the runner stopping the pipeline, or dying) ends the step like Ctrl-C: MLflow runs are
+    closed, the pipeline's parent run is marked FAILED, nothing half-done is left RUNNING."""
+
+    def interrupt(signum: int, frame: object) -> None:
+        raise KeyboardInterrupt(f"signal {signum}")
+
+    signal.signal(signal.SIGTERM, interrupt)
 
 
 if __name__ == "__main__":

@@ -42,6 +42,7 @@ from ml.fleet import (
     shard_of,
     split_long_frame,
 )
+from ml.steps.csv_safe import neutralized
 from ml.steps.data_io import read_raw, sha256
 from ml.steps.tracking import step_run
 from ml.validation import DataValidationError
@@ -181,8 +182,8 @@ def write_outputs(
     out: Path, report: pd.DataFrame, errors: pd.DataFrame, packed: dict[str, np.ndarray], manifest: dict[str, object]
 ) -> None:
     out.mkdir(parents=True, exist_ok=True)
-    report.to_csv(out / REPORT, index=False)
-    errors.to_csv(out / ERRORS, index=False)
+    neutralized(report).to_csv(out / REPORT, index=False)  # ids and messages come from user files
+    neutralized(errors).to_csv(out / ERRORS, index=False)
     np.savez_compressed(out / MODEL, **packed)  # type: ignore[arg-type]  # numpy's stub mistypes **arrays
     (out / MANIFEST).write_text(json.dumps(manifest, indent=2) + "\n")
     figure = fleet_risk_figure(report)

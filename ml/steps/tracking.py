@@ -26,15 +26,28 @@ import ml
 from ml.steps import EXPERIMENT
 from ml.steps.registry import TRANSFORMER_TAG
 from ml.steps.state import default_tracking_uri, state_dir
+from ml.steps.store_uri import check_reachable, check_scheme, split_credentials
 from ml.validation import DataQuality
 
 PIPELINE_RUN_TAG = "gridcast.pipeline_run_id"
 ROLE_TAG = "gridcast.role"  # "pipeline" on the parent run, so a search never mistakes a step for it
 
 
-def configure(tracking_uri: str | None) -> str:
-    """Point MLflow at ``--tracking-uri``, else ``MLFLOW_TRACKING_URI``, else the embedded SQLite store."""
+def configure(tracking_uri: str | None, reachable: bool = False) -> str:
+    """Point MLflow at ``--tracking-uri``, else ``MLFLOW_TRACKING_URI``, else the embedded SQLite store.
+
+    The scheme is checked always; with ``reachable`` an HTTP server must answer within seconds
+    (:class:`TrackingStoreError` otherwise). Credentials in an HTTP URI move to MLflow's basic-auth
+    variables, so MLflow never prints them as part of a URL.
+    """
     uri = tracking_uri or os.environ.get("MLFLOW_TRACKING_URI") or default_tracking_uri()
+    check_scheme(uri)
+    if reachable:
+        check_reachable(uri)
+    uri, credentials = split_credentials(uri)
+    os.environ.update(credentials)
+    if "MLFLOW_TRACKING_URI" in os.environ:
+        os.environ["MLFLOW_TRACKING_URI"] = uri
     mlflow.set_tracking_uri(uri)
     mlflow.set_registry_uri(uri)
     if uri.startswith("sqlite:///"):
@@ -99,12 +112,18 @@ def step_run(
     if parent:
         tags |= {"mlflow.parentRunId": parent, PIPELINE_RUN_TAG: str(pipeline_run_id)}
     client = MlflowClient()
+    started: Run | None = None
     try:
         with mlflow.start_run(experiment_id=exp_id, run_name=step, tags=tags) as run:
+            started = run
             yield run
-    except BaseException:
+    except BaseException as exc:
+        # Stopped (Ctrl-C, SIGTERM from a stopping or dying runner) is KILLED, as MLflow's UI says it.
+        status = "KILLED" if isinstance(exc, KeyboardInterrupt) else "FAILED"
+        if started is not None and status == "KILLED":
+            client.set_terminated(started.info.run_id, status)
         if parent:
-            client.set_terminated(parent, "FAILED")
+            client.set_terminated(parent, status)
         raise
     if parent and finishes_pipeline:
         client.set_terminated(parent, "FINISHED")

@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from runners.base import BackendError
+from runners.local.lifetime import die_with_parent
 from runners.spec import Binding, PipelineSpec, Step
 
 FLEET_SPEC = Path(__file__).resolve().parents[1] / "fleet.yaml"
@@ -73,6 +74,7 @@ def _run_shards(
                 stdout=handle,
                 stderr=subprocess.STDOUT,
                 env=env,
+                preexec_fn=die_with_parent,  # a killed runner takes its shards with it
             )
             for argv, handle in zip(commands, handles, strict=True)
         ]

@@ -9,20 +9,27 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import signal
+import subprocess
 import sys
 import time
 import uuid
-from contextlib import ExitStack
+from contextlib import suppress
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from runners.base import RESULT_FILES, OnStatus, RunHandle, Runner, RunRequest, RunResult, Status, StepReport
+from ml.steps.store_uri import REDACTED, redact
+from runners.base import RESULT_FILES, BackendError, OnStatus, RunHandle, Runner, RunRequest, RunResult, Status
 from runners.local.engine import ContainerIsolation
-from runners.local.warm import StepProcess
+from runners.local.lifetime import alive, kill_if_alive
+from runners.local.status import KILLED, RUNNING, STATUS_FILE, STOPPED, SUCCEEDED, RunStatus, read_status, write_status
 from runners.spec import PipelineSpec
 
-LOG_TAIL_LINES = 20
+POLL_S = 0.1
+STOP_WAIT_S = 180.0
+"""A stop waits for the step's grace period, then the recovery step."""
+RELEASE_WAIT_S = 10.0
 # A step sees these variables from the caller and nothing else (no cloud credentials leak in).
 PASSED_ENV = (
     "PATH",
@@ -49,16 +56,20 @@ class LocalRunner(Runner):
         self.state_dir = state_dir
         self.tracking_uri = tracking_uri
         self.container = container  # set: each step runs in the image (--isolation container), not as a process
+        self._supervisors: dict[str, subprocess.Popen[str]] = {}  # runs this process started and follows
 
     def _run_dir(self, handle: RunHandle) -> Path:
         return self.state_dir / "runs" / handle.run_id
 
     def submit(self, spec: PipelineSpec, request: RunRequest) -> RunHandle:
         """Write the run's plan (every step's concrete command); ``wait`` executes it."""
+        self.recover_dead_runs()
         handle = RunHandle(self.name, new_run_id())
         run_dir = self._run_dir(handle)
-        tracking_uri = request.tracking_uri or self.tracking_uri
-        plan: dict[str, Any] = {"spec": spec.name, "tracking_uri": tracking_uri, "steps": []}
+        if request.tracking_uri:
+            self.tracking_uri = request.tracking_uri
+        # The plan is on disk: the URI goes there without its password; the steps get the real one.
+        plan: dict[str, Any] = {"spec": spec.name, "tracking_uri": redact(self.tracking_uri), "steps": []}
         if self.container is not None:
             plan["container"] = {"engine": self.container.engine.name, "image": self.container.image}
         produced: dict[tuple[str, str], Path] = {}
@@ -87,62 +98,132 @@ class LocalRunner(Runner):
         return handle
 
     def wait(self, handle: RunHandle, on_status: OnStatus) -> RunResult:
+        """Start the run's supervisor (``supervise.py``) in its own session and follow it."""
         run_dir = self._run_dir(handle)
-        plan = json.loads((run_dir / "plan.json").read_text())
-        env = {k: os.environ[k] for k in PASSED_ENV if k in os.environ} | {
-            "MLFLOW_TRACKING_URI": plan["tracking_uri"],
-            "GRIDCAST_PIPELINE_RUN_ID": handle.run_id,
-            "GRIDCAST_HOME": str(self.state_dir),
-            "MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR": "false",
-            "PYTHONWARNINGS": "ignore",
-        }
-        reports: list[StepReport] = []
-        steps = plan["steps"]
-        with ExitStack() as logs:
-            upcoming = self._prepare(run_dir, steps[0], env, logs) if steps else None
-            for i, step in enumerate(steps):
-                current, upcoming = upcoming, None
-                on_status(StepReport(step["name"], Status.RUNNING))
-                if i + 1 < len(steps):  # its imports overlap this step's work; it waits for "go"
-                    upcoming = self._prepare(run_dir, steps[i + 1], env, logs)
-                report = self._run_step(run_dir, step, env, current)
-                reports.append(report)
-                on_status(report)
-                if report.status is Status.FAILED:
-                    if upcoming is not None:
-                        upcoming.cancel()
-                    return RunResult(Status.FAILED, reports)
-        return RunResult(Status.SUCCEEDED, reports)
+        with (run_dir / "supervisor.log").open("a") as log:
+            self._supervisors[handle.run_id] = subprocess.Popen(
+                [sys.executable, "-m", "runners.local.supervise", str(run_dir)],
+                stdin=subprocess.PIPE,  # the lifeline: closed when this process dies, however it dies
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                text=True,
+                start_new_session=True,  # Ctrl-C at the terminal reaches this process only; we ask first
+                env=os.environ | {"MLFLOW_TRACKING_URI": self.tracking_uri, "GRIDCAST_HOME": str(self.state_dir)},
+            )
+        return self._follow(handle, on_status)
 
-    def _prepare(self, run_dir: Path, step: dict, env: dict[str, str], logs: ExitStack) -> StepProcess | None:
-        """Start the step's process warm (process isolation only; containers start on their turn)."""
-        if self.container is not None:
-            return None
-        workdir = run_dir / step["name"]
-        workdir.mkdir(parents=True, exist_ok=True)
-        log = logs.enter_context((run_dir / f"{step['name']}.log").open("w"))
-        command = [sys.executable if step["command"][0] == "python" else step["command"][0], *step["command"][1:]]
-        return StepProcess(command, workdir, env, log)
+    def _follow(self, handle: RunHandle, on_status: OnStatus, timeout_s: float | None = None) -> RunResult:
+        run_dir = self._run_dir(handle)
+        seen: dict[str, tuple[Status, str]] = {}
+        deadline = None if timeout_s is None else time.monotonic() + timeout_s
+        while True:
+            status = read_status(run_dir)
+            process = self._supervisors.get(handle.run_id)
+            if status is None and process is not None and process.poll() is not None:
+                log = (run_dir / "supervisor.log").read_text(errors="replace").strip().splitlines()
+                raise BackendError(
+                    f"run {handle.run_id}: the supervisor did not start ({log[-1] if log else 'no log'})"
+                )
+            gone = status is not None and not self._supervisor_alive(handle, status)
+            if gone and status is not None and not status.final:
+                status = read_status(run_dir) or status  # it may have finished between the two reads
+                if not status.final:
+                    status = self._close_dead(run_dir, status, self._why_gone(handle))
+            for report in status.reports() if status else []:
+                if seen.get(report.step) != (report.status, report.message):
+                    seen[report.step] = (report.status, report.message)
+                    on_status(report)
+            if status is not None and status.final:
+                return _result(status)
+            if deadline is not None and time.monotonic() > deadline:
+                return RunResult(Status.RUNNING, status.reports() if status else [])
+            time.sleep(POLL_S)
 
-    def _run_step(self, run_dir: Path, step: dict, env: dict[str, str], process: StepProcess | None) -> StepReport:
-        log_path = run_dir / f"{step['name']}.log"
-        started = time.perf_counter()
-        if self.container is not None:
-            (run_dir / step["name"]).mkdir(parents=True, exist_ok=True)
-            with log_path.open("w") as log:
-                code = self.container.run(run_dir.name, step, env, log)
-        else:
-            assert process is not None  # prepared by wait()
-            code = process.go()
-            process.log.close()
-        where = f" in {self.container.engine.name}" if self.container is not None else ""
-        elapsed = f"{time.perf_counter() - started:.1f} s{where}"
-        tail = _tail(log_path)
-        if code == 0:
-            return StepReport(step["name"], Status.SUCCEEDED, elapsed, tail)
-        if step["exit_codes"].get(str(code)) == "rejected":
-            return StepReport(step["name"], Status.REJECTED, elapsed, tail)
-        return StepReport(step["name"], Status.FAILED, f"exit code {code} after {elapsed}", tail)
+    def _why_gone(self, handle: RunHandle) -> str:
+        process = self._supervisors.get(handle.run_id)
+        if process is not None and process.returncode is not None and process.returncode >= 0:
+            return "the run's supervisor ended without recording how (is the state folder's disk full?)"
+        return "the run's supervisor was killed"
+
+    def _supervisor_alive(self, handle: RunHandle, status: RunStatus) -> bool:
+        process = self._supervisors.get(handle.run_id)
+        if process is not None:
+            return process.poll() is None
+        return alive(status.supervisor_pid, status.supervisor_started)
+
+    def stop(self, handle: RunHandle) -> None:
+        """Stop the steps cleanly (they close their MLflow runs), recover, and wait until the run has ended."""
+        process = self._supervisors.get(handle.run_id)
+        status = read_status(self._run_dir(handle))
+        if process is not None and process.stdin is not None and process.poll() is None:
+            _tell(process, "stop")
+        elif status is not None and not status.final and status.supervisor_pid is not None:
+            kill_if_alive(status.supervisor_pid, status.supervisor_started, signal.SIGTERM)
+        self._follow(handle, lambda report: None, timeout_s=STOP_WAIT_S)
+
+    def release(self, handle: RunHandle) -> None:
+        """Leave the run going without this process: its supervisor stops listening for our death."""
+        process = self._supervisors.get(handle.run_id)
+        if process is None or process.poll() is not None:
+            return
+        _tell(process, "detach")
+        deadline = time.monotonic() + RELEASE_WAIT_S
+        while time.monotonic() < deadline:
+            status = read_status(self._run_dir(handle))
+            if status is not None and (status.detached or status.final):
+                return
+            time.sleep(POLL_S)
+        raise BackendError(f"run {handle.run_id}: its supervisor did not confirm; it stops when this runner exits")
+
+    def status(self, handle: RunHandle) -> RunResult:
+        run_dir = self._run_dir(handle)
+        status = read_status(run_dir)
+        if status is None:
+            raise BackendError(f"run {handle.run_id}: no status in {run_dir} (it never started)")
+        if not status.final and not self._supervisor_alive(handle, status):
+            status = self._close_dead(run_dir, status, "its supervisor is gone (killed, or the machine restarted)")
+        return _result(status)
+
+    def recover_dead_runs(self) -> list[str]:
+        """Close what earlier runs left open when everything was killed at once: at the latest, at the next start."""
+        closed = []
+        for status_path in sorted((self.state_dir / "runs").glob(f"*/{STATUS_FILE}")):
+            status = read_status(status_path.parent)
+            if status is not None and not status.final and not alive(status.supervisor_pid, status.supervisor_started):
+                self._close_dead(status_path.parent, status, "its runner and supervisor were killed")
+                closed.append(status_path.parent.name)
+        return closed
+
+    def _close_dead(self, run_dir: Path, status: RunStatus, why: str) -> RunStatus:
+        """A run whose supervisor died: kill what is left of it, close its MLflow runs, mark it KILLED."""
+        for pid, started in status.step_pids:
+            kill_if_alive(pid, started)
+        status.recovered = self._recover(run_dir)
+        for entry in status.steps:
+            if entry["status"] in (Status.RUNNING.value, Status.PENDING.value):
+                entry |= {"status": Status.FAILED.value, "message": why}
+        status.state, status.message = KILLED, why
+        with suppress(OSError):  # a full disk: the next start finds it dead again and recovers it again
+            write_status(run_dir, status)
+        return status
+
+    def _recover(self, run_dir: Path) -> bool:
+        """Run the ``recover`` step for one dead run against the store it used (if we can reach it)."""
+        planned = json.loads((run_dir / "plan.json").read_text())["tracking_uri"]
+        uri = self.tracking_uri if redact(self.tracking_uri) == planned else planned
+        if REDACTED in uri:  # its credentials are not ours to know: a run against that store recovers it
+            return False
+        command = [sys.executable, "-m", "ml.steps", "recover", "--pipeline-run-id", run_dir.name]
+        env = {k: os.environ[k] for k in PASSED_ENV if k in os.environ}
+        env |= {"MLFLOW_TRACKING_URI": uri, "GRIDCAST_HOME": str(self.state_dir), "PYTHONWARNINGS": "ignore"}
+        with suppress(OSError), (run_dir / "recover.log").open("a") as log:
+            try:
+                return (
+                    subprocess.run(command, env=env, stdout=log, stderr=subprocess.STDOUT, timeout=120).returncode == 0
+                )
+            except (OSError, subprocess.TimeoutExpired):
+                return False
+        return False
 
     def logs(self, handle: RunHandle, step: str) -> str:
         path = self._run_dir(handle) / f"{step}.log"
@@ -154,5 +235,17 @@ class LocalRunner(Runner):
         return [Path(shutil.copy2(Path(plan["result_dir"]) / name, destination / name)) for name in RESULT_FILES]
 
 
-def _tail(path: Path, lines: int = LOG_TAIL_LINES) -> str:
-    return "\n".join(path.read_text(errors="replace").splitlines()[-lines:])
+def _tell(process: subprocess.Popen[str], command: str) -> None:
+    assert process.stdin is not None
+    try:
+        process.stdin.write(command + "\n")
+        process.stdin.flush()
+    except (BrokenPipeError, OSError):
+        pass  # it has ended meanwhile; its status says how
+
+
+def _result(status: RunStatus) -> RunResult:
+    state = {SUCCEEDED: Status.SUCCEEDED, STOPPED: Status.STOPPED}.get(status.state, Status.FAILED)
+    if status.state == RUNNING:
+        state = Status.RUNNING
+    return RunResult(state, status.reports(), status.message)

@@ -12,8 +12,11 @@ from __future__ import annotations
 
 import subprocess
 import sys
+import threading
 from pathlib import Path
 from typing import IO
+
+from runners.local.lifetime import die_with_parent
 
 LAUNCHER = """
 import importlib, runpy, sys
@@ -40,8 +43,9 @@ class StepProcess:
 
     def _start(self, argv: list[str], stdin: int | None) -> subprocess.Popen[str]:
         return subprocess.Popen(
-            argv, cwd=self.cwd, env=self.env, stdin=stdin, stdout=self.log, stderr=subprocess.STDOUT, text=True
-        )
+            argv, cwd=self.cwd, env=self.env, stdin=stdin, stdout=self.log, stderr=subprocess.STDOUT, text=True,
+            preexec_fn=die_with_parent,  # only a prctl call runs in the child
+        )  # fmt: skip
 
     def go(self) -> int:
         """Run the step now and wait for it; returns its exit code."""
@@ -51,6 +55,21 @@ class StepProcess:
             self.process.stdin.write("go\n")
             self.process.stdin.close()
         return self.process.wait()
+
+    def terminate(self, grace_s: float) -> None:
+        """Ask the step to stop (SIGTERM: it closes its MLflow run); kill it if it is still there after ``grace_s``."""
+        process = self.process
+        if process is None or process.poll() is not None:
+            return
+        process.terminate()
+
+        def kill_late() -> None:
+            try:
+                process.wait(timeout=grace_s)
+            except subprocess.TimeoutExpired:
+                process.kill()
+
+        threading.Thread(target=kill_late, daemon=True).start()
 
     def cancel(self) -> None:
         """The step will not run: let a warm process exit on end of input."""

@@ -30,7 +30,13 @@ def test_builtin_run_twice_makes_v2_scored_against_v1(tmp_path: Path, run_runner
     first = run_runner("--backend", "local")
     assert first.returncode == 0, first.stderr
     outputs = tmp_path / "outputs"
-    assert {p.name for p in outputs.iterdir()} == {"predictions.csv", "overload_report.json", "forecast.png"}
+    assert {p.name for p in outputs.iterdir()} == {
+        "predictions.csv",
+        "overload_report.json",
+        "forecast.png",
+        "gridcast_run.json",  # which run the files are from
+        ".gridcast.lock",  # held by a run while it uses the folder
+    }
     assert "transformer builtin-synthetic · data built-in synthetic data" in first.stdout
     assert "first overload" in first.stdout and str(outputs / "forecast.png") in first.stdout
     client = registry(tmp_path / ".gridcast")
@@ -94,6 +100,6 @@ def test_first_model_rejected_with_no_champion_stops_with_a_clear_message(run_ru
 
 def test_missing_data_file_is_refused_before_anything_runs(tmp_path: Path, run_runner: Run) -> None:
     result = run_runner("--data", "nope.csv")
-    assert result.returncode == 1
-    assert "error: nope.csv: no such file; pass an existing CSV with --data" in result.stderr
+    assert result.returncode == 2
+    assert "error: --data nope.csv: no such file; pass an existing CSV" in result.stderr
     assert not (tmp_path / ".gridcast").exists()

@@ -1,0 +1,128 @@
+"""A full disk: the output folder keeps its previous results whole, and a run whose state disk fills
+up ends with one clear line instead of a bare exit code."""
+
+from __future__ import annotations
+
+import errno
+import json
+import os
+import shutil
+import subprocess
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from runners import outputs
+from tests.conftest import RUNNER
+from tests.faults.conftest import Start, wait_for_log
+
+
+def results(folder: Path, text: str) -> list[Path]:
+    folder.mkdir(parents=True, exist_ok=True)
+    files = []
+    for name in ("predictions.csv", "overload_report.json", "forecast.png"):
+        (folder / name).write_text(f"{name} {text}\n")
+        files.append(folder / name)
+    return files
+
+
+def test_delivery_switches_the_whole_set_and_names_the_run(tmp_path: Path) -> None:
+    out = tmp_path / "out"
+    outputs.deliver(results(tmp_path / "a", "old"), out, "run-a")
+    delivered = outputs.deliver(results(tmp_path / "b", "new"), out, "run-b")
+
+    assert [p.read_text() for p in delivered] == [f"{p.name} new\n" for p in delivered]
+    assert outputs.previous_run(out) == "run-b"
+    assert sorted(p.name for p in out.iterdir()) == sorted([*(p.name for p in delivered), outputs.MANIFEST])
+
+
+def test_a_writer_that_runs_out_of_space_leaves_the_previous_results_whole(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Failing writer: the second file hits ENOSPC half-way through."""
+    out = tmp_path / "out"
+    outputs.deliver(results(tmp_path / "a", "old"), out, "run-a")
+    before = {p.name: p.read_bytes() for p in out.iterdir()}
+    original = shutil.copyfileobj
+    copies: list[object] = []
+
+    def full_disk(src: object, dst: object, length: int = 0) -> None:
+        copies.append(dst)
+        if len(copies) == 2:
+            dst.write(b"half a li")  # type: ignore[attr-defined]
+            raise OSError(errno.ENOSPC, "No space left on device")
+        original(src, dst, length)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(shutil, "copyfileobj", full_disk)
+
+    with pytest.raises(OSError) as caught:
+        outputs.deliver(results(tmp_path / "b", "new"), out, "run-b")
+
+    assert outputs.no_space(caught.value)
+    assert {p.name: p.read_bytes() for p in out.iterdir()} == before  # no temporaries, nothing torn
+    assert outputs.previous_run(out) == "run-a"
+
+
+def test_a_second_run_cannot_take_a_folder_in_use(tmp_path: Path) -> None:
+    held = outputs.hold(tmp_path)
+    held.write("run 20260101-000000-abcdef\n")
+    held.flush()
+    with pytest.raises(outputs.OutputDirError) as caught:
+        outputs.hold(tmp_path)
+    assert "in use by run started" in str(caught.value) and "choose another --output-dir" in str(caught.value)
+    held.close()
+    outputs.hold(tmp_path).close()  # released with its handle (and by the kernel when a run dies)
+
+
+def test_two_runs_on_one_output_dir_do_not_interleave(tmp_path: Path, start_runner: Start) -> None:
+    first = start_runner("--output-dir", "shared")
+    wait_for_log(tmp_path / ".gridcast", "train", "INFO")
+    second = start_runner("--output-dir", "shared")
+    _out, err = second.communicate(timeout=60)
+    assert second.returncode == 2
+    assert err.strip().startswith("error: --output-dir shared: in use by run started")
+    first.kill()
+
+
+@pytest.fixture
+def small_state_disk(tmp_path: Path) -> Iterator[Path]:
+    target = tmp_path / "state"
+    target.mkdir()
+    if os.geteuid() != 0:
+        pytest.skip("mounting a tmpfs needs root")
+    mounted = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=80m", "tmpfs", str(target)], capture_output=True)
+    if mounted.returncode != 0:
+        pytest.skip(f"cannot mount a tmpfs here: {mounted.stderr.decode().strip()}")
+    yield target
+    subprocess.run(["umount", "-l", str(target)], check=False)
+
+
+@pytest.mark.slow
+def test_state_disk_filling_up_during_a_run_is_one_clear_line(
+    tmp_path: Path, start_runner: Start, small_state_disk: Path
+) -> None:
+    runner = start_runner(env={"GRIDCAST_HOME": str(small_state_disk)})
+    wait_for_log(small_state_disk, "train", "INFO")
+    filler = small_state_disk / "filler"
+    with filler.open("wb") as handle:  # something else takes the rest of the disk
+        try:
+            while True:
+                handle.write(b"\0" * (1 << 20))
+                handle.flush()
+        except OSError:
+            pass
+    out, err = runner.communicate(timeout=300)
+
+    assert runner.returncode == 1, out + err
+    assert f"no space left on device in the state folder {small_state_disk}" in err
+    assert "Traceback" not in err
+    filler.unlink()  # space again: the dead run is recovered and the next run works
+    env = {k: v for k, v in os.environ.items() if k != "MLFLOW_TRACKING_URI"}
+    again = subprocess.run(
+        [str(RUNNER)], cwd=tmp_path, capture_output=True, text=True, timeout=600,
+        env=env | {"GRIDCAST_HOME": str(small_state_disk)},
+    )  # fmt: skip
+    assert again.returncode == 0, again.stderr
+    runs = sorted((small_state_disk / "runs").iterdir(), key=lambda p: p.stat().st_mtime)
+    assert json.loads((runs[0] / "status.json").read_text())["state"] in ("failed", "killed")
