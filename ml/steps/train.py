@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import shutil
+import sys
 import tempfile
 from dataclasses import dataclass
 from importlib.metadata import version
@@ -114,6 +115,7 @@ def train(
         with tempfile.TemporaryDirectory() as scratch:
             saved = save_model(final, series, Path(scratch) / "model")
             registered = register_version(saved, name, transformer, {"data_sha256": digest})
+            print(f"registered {name} version {registered.version}, pending the gate", file=sys.stderr, flush=True)
             shutil.copytree(saved, model_out / "model", dirs_exist_ok=True)  # the model travels as a step output
         log_environment()
         candidate = Candidate(

@@ -24,7 +24,7 @@ from tests.faults.conftest import (
 )
 
 pytestmark = pytest.mark.slow
-REGISTERED = "Created version"  # train has registered its version, promote has not judged it
+REGISTERED = "pending the gate"  # train has registered its version, promote has not judged it
 MODEL_NAME = model_name(BUILTIN_ID)
 
 
