@@ -61,7 +61,7 @@ def holiday_dates(code: str, first_year: int, last_year: int) -> np.ndarray:
 
 def day_types(clock: pd.DatetimeIndex, holiday_code: str | None) -> np.ndarray:
     """0 working day, 1 Saturday, 2 Sunday or public holiday, by the local date of each stamp."""
-    weekday = clock.dayofweek.to_numpy()
+    weekday = clock.day_of_week.to_numpy()
     kinds = np.where(weekday == 6, SUNDAY_OR_HOLIDAY, np.where(weekday == 5, SATURDAY, WORKING_DAY))
     if holiday_code is None or holiday_code.strip().lower() in NO_HOLIDAYS or len(clock) == 0:
         return kinds

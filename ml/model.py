@@ -206,7 +206,7 @@ class SeasonalTrendForecaster(RegressorMixin, BaseEstimator):
         stamps = as_timestamps(X)
         utc = stamps.tz_convert("UTC").tz_localize(None) if stamps.tz is not None else stamps
         local = local_clock(stamps, self.timezone)
-        day_of_year = local.dayofyear.to_numpy() - 1 + local.hour.to_numpy() / 24.0
+        day_of_year = local.day_of_year.to_numpy() - 1 + local.hour.to_numpy() / 24.0
         return Clock(
             hours=epoch_hours(utc),
             clock_hours=epoch_hours(local),
@@ -250,7 +250,7 @@ class SeasonalTrendForecaster(RegressorMixin, BaseEstimator):
     # -- estimator contract -----------------------------------------------------------------
     def fit(self, X: object, y: object) -> SeasonalTrendForecaster:
         """Fit on timestamps ``X`` and loads ``y`` in kW; NaN loads (sensor gaps) are skipped."""
-        self._check_params()
+        self.check_params()
         clock = self._clock(X)
         target = np.asarray(y, dtype=float)
         if len(clock.hours) != len(target):
@@ -274,7 +274,8 @@ class SeasonalTrendForecaster(RegressorMixin, BaseEstimator):
         self.fitted_until_ = last.isoformat()  # plain types: the artifact stays JSON + arrays
         return self
 
-    def _check_params(self) -> None:
+    def check_params(self) -> None:
+        """Refuse an unknown trend, structure, holiday calendar or time zone, naming the value."""
         if self.trend not in ("auto", *KINDS):
             raise ValueError(f"trend={self.trend!r}; expected 'auto', 'linear' or 'compound'")
         if self.structure not in ("auto", *STRUCTURES):
@@ -297,9 +298,7 @@ class SeasonalTrendForecaster(RegressorMixin, BaseEstimator):
         residuals = {s: target - d.mean("linear", d.fit("linear", target)) for s, d in designs.items()}
         # The richer model's residuals say how much the hours are worth: a misfit's autocorrelation would not.
         rho = float(np.clip(_lag1_autocorrelation(residuals["profile"]), 0.0, 0.99))
-        bic = {
-            s: effective_bic(float(r @ r), len(target), designs[s].n_params, rho) for s, r in residuals.items()
-        }
+        bic = {s: effective_bic(float(r @ r), len(target), designs[s].n_params, rho) for s, r in residuals.items()}
         chosen = "profile" if bic["profile"] < bic["fourier"] - STRUCTURE_MARGIN else "fourier"
         self.structure_selection_ = {
             "rule": f"effective-sample BIC; profile must beat fourier by {STRUCTURE_MARGIN:g}",
@@ -356,9 +355,7 @@ class SeasonalTrendForecaster(RegressorMixin, BaseEstimator):
         residuals = residuals[chosen]
         dof = max(len(target) - n_params, 1)
         self.sigma_ = float(np.sqrt(residuals @ residuals / dof))
-        self.spread_kw_ = spread_table(residuals, clock.day_type, clock.hour, clock.season) * np.sqrt(
-            len(target) / dof
-        )
+        self.spread_kw_ = spread_table(residuals, clock.day_type, clock.hour, clock.season) * np.sqrt(len(target) / dof)
         self.profile_mean_kw_ = float(np.mean(design.profile(self.coef_)))
         self.autocorrelation_ = float(np.clip(_lag1_autocorrelation(residuals), 0.0, 0.99))
         # Autocorrelated residuals carry less information than their count suggests: inflate the

@@ -96,6 +96,12 @@ def run(
     limit_kw: Annotated[float | None, typer.Option(help="Transformer limit in kW (default 85).")] = None,
     horizon_years: Annotated[float | None, typer.Option(help="Forecast horizon in years (default 5).")] = None,
     threshold_kw: Annotated[float | None, typer.Option(help="Gate: highest test RMSE in kW (default 3.0).")] = None,
+    holidays: Annotated[
+        str | None, typer.Option(help="Public holidays as Sundays: country or region ('DE', 'DE-BY'), or 'none'.")
+    ] = None,
+    timezone: Annotated[
+        str | None, typer.Option(help="Local time of the data and the load ('Europe/Berlin'), or 'none'.")
+    ] = None,
     output_dir: Annotated[
         Path, typer.Option(help="Where predictions.csv, overload_report.json, forecast.png go.")
     ] = Path("outputs"),
@@ -123,7 +129,13 @@ def run(
     request = RunRequest(
         data=data or _builtin_data(),
         output_dir=output_dir,
-        parameters={"limit_kw": limit_kw, "horizon_years": horizon_years, "threshold_kw": threshold_kw},
+        parameters={
+            "limit_kw": limit_kw,
+            "horizon_years": horizon_years,
+            "threshold_kw": threshold_kw,
+            "holidays": holidays,
+            "timezone": timezone,
+        },
         tracking_uri=tracking_uri,
     )
     if not request.data.is_file():

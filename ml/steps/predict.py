@@ -9,7 +9,7 @@ import matplotlib.pyplot as plt
 import mlflow
 import pandas as pd
 
-from ml.chart import forecast_figure
+from ml.chart import forecast_figure, typical_day_figure
 from ml.evaluate import forecast_index
 from ml.model import SeasonalTrendForecaster
 from ml.overload import OverloadReport, analyse_overload
@@ -36,8 +36,9 @@ def predict(
     horizon_years: float = DEFAULT_HORIZON_YEARS,
     decision_dir: Path | None = None,
     pipeline_run_id: str | None = None,
+    timezone: str | None = None,
 ) -> dict[str, object]:
-    series, quality = load_series(data)
+    series, quality = load_series(data, timezone=timezone)
     decision = Decision.read(decision_dir) if decision_dir else None
     digest = sha256(data)
     with step_run("predict", pipeline_run_id, finishes_pipeline=True) as run:
@@ -72,6 +73,9 @@ def predict(
         figure = forecast_figure(series, forecast, overload, model.level_shifts_)
         figure.savefig(out / "forecast.png")
         plt.close(figure)
+        shape = typical_day_figure(model, series)
+        shape.savefig(out / "typical_day.png")
+        plt.close(shape)
         mlflow.log_params({"limit_kw": limit_kw, "horizon_years": horizon_years, "model_version": version})
         mlflow.log_metrics(
             {
@@ -91,7 +95,13 @@ def model_findings(model: SeasonalTrendForecaster, horizon: pd.DatetimeIndex, li
     """What the model decided on its own: growth shape (and what the other shape would say), steps, faults."""
     runner_up_over = model.predict_runner_up(horizon) > limit_kw
     runner_up_first = horizon[runner_up_over][0].isoformat() if runner_up_over.any() else None
+    zone = getattr(model, "timezone", None)
     return {
+        "structure": getattr(model, "structure_", "fourier"),
+        "structure_selection": getattr(model, "structure_selection_", {}),
+        "holidays": getattr(model, "holidays", None),
+        "timezone": zone,
+        "timestamps": "UTC" if zone else "as in the data (no time zone given)",
         "trend": model.trend_,
         "trend_selection": model.trend_selection_ | {"runner_up_first_overload_at": runner_up_first},
         "growth_pct_per_year": round(model.growth_pct_per_year_, 3),

@@ -67,6 +67,10 @@ def log_model_choices(model: SeasonalTrendForecaster) -> None:
             "trend_rule": str(selection["rule"]),
             "trend_runner_up": model.runner_up_trend_,
             "level_shifts": json.dumps(model.level_shifts_),
+            "structure": model.structure_,
+            "structure_rule": str(model.structure_selection_["rule"]),
+            "holidays": str(model.holidays),
+            "timezone": str(model.timezone),
         }
     )
     mlflow.log_metrics(
@@ -88,7 +92,7 @@ def train(
     pipeline_run_id: str | None = None,
     policy: DataPolicy | None = None,
 ) -> Candidate:
-    series, quality = load_series(data, policy)
+    series, quality = load_series(data, policy, estimator.timezone)
     digest = sha256(data)
     with step_run("train", pipeline_run_id) as run:
         record_data(data, digest, series, quality)
