@@ -96,11 +96,11 @@ def test_every_step_is_a_valid_sagemaker_job_request(spec: PipelineSpec, kms: st
 
 def test_steps_are_the_spec_commands_with_container_paths(spec: PipelineSpec) -> None:
     steps = resolved_steps(compile_definition(spec, settings()))
+    values = spec.parameter_values()
     train = steps["train"]["AlgorithmSpecification"]
     assert [*train["ContainerEntrypoint"], *train["ContainerArguments"]] == spec.step("train").render(
-        {"data": "/opt/ml/input/data/data/data.csv"}, {"model": "/opt/ml/model"}, {}
+        {"data": "/opt/ml/input/data/data/data.csv"}, {"model": "/opt/ml/model"}, values
     )
-    values = spec.parameter_values()
     promote = steps["promote"]["AppSpecification"]
     assert [*promote["ContainerEntrypoint"], *promote["ContainerArguments"]] == [
         *spec.step("promote").render(
