@@ -292,7 +292,7 @@ class SeasonalTrendForecaster(RegressorMixin, BaseEstimator):
     def _select_structure(self, clock: Clock, target: np.ndarray) -> str:
         """Fourier cycles unless the day-type profile explains the history better by a wide BIC margin."""
         if self.structure != "auto":
-            self.structure_selection_ = {"rule": "fixed", "chosen": self.structure}
+            self.structure_selection_: dict[str, object] = {"rule": "fixed", "chosen": str(self.structure)}
             return str(self.structure)
         designs = {s: self._design(clock, s) for s in STRUCTURES}
         residuals = {s: target - d.mean("linear", d.fit("linear", target)) for s, d in designs.items()}
@@ -435,7 +435,8 @@ class SeasonalTrendForecaster(RegressorMixin, BaseEstimator):
         if self.trend_ == "compound":
             return float(np.expm1(rate) * 100)
         end = self._end_years()
-        level = self.profile_mean_kw_ + rate * end if profile else trend_value("linear", self.coef_[0], rate, end)
+        level = self.profile_mean_kw_ if profile else float(self.coef_[0])
+        level += rate * end
         return float(rate / level * 100)
 
     @property

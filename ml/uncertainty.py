@@ -81,7 +81,7 @@ def simulate_overload(
     expected = sampler or model.draw_sampler(stamps)  # type: ignore[attr-defined]
     sigma = np.maximum(model.hourly_sigma(stamps), 1e-9).astype(dtype)  # type: ignore[attr-defined]
     for lo in range(0, draws, chunk):
-        paths = expected(coefficients[lo : lo + chunk]).astype(dtype, copy=False)
+        paths: np.ndarray = expected(coefficients[lo : lo + chunk]).astype(dtype, copy=False)
         crossing = paths > limit_kw
         first[lo : lo + len(paths)] = np.where(crossing.any(axis=1), crossing.argmax(axis=1), -1)
         # Expected hours over the limit once hourly noise is added: the sum of each hour's exceedance
