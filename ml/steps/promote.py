@@ -74,7 +74,7 @@ def promote(
     pipeline_run_id: str | None = None,
 ) -> Decision:
     candidate = Candidate.read(candidate_dir)
-    series, quality = load_series(data)
+    series, quality = load_series(data, timezone=candidate.timezone)
     client = MlflowClient()
     with step_run("promote", pipeline_run_id):
         record_data(data, sha256(data), series, quality)

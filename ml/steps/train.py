@@ -37,6 +37,8 @@ class Candidate:
     run_id: str
     scores: dict[str, float]
     data_sha256: str
+    timezone: str | None = None
+    """The clock the data were read in, so promote reads the same file the same way."""
 
     def write(self, directory: Path) -> Path:
         directory.mkdir(parents=True, exist_ok=True)
@@ -126,6 +128,7 @@ def train(
             run_id=run.info.run_id,
             scores=scores,
             data_sha256=digest,
+            timezone=estimator.timezone,
         )
         candidate.write(model_out)
         mlflow.artifacts.download_artifacts(info.model_uri, dst_path=str(model_out / "model"))
