@@ -39,6 +39,9 @@ class ProfileDesign:
         basis = yearly_basis(phase, order)
         width = basis.shape[1]
         n = len(years)
+        self.cell, self.basis, self.width = cell, basis, width
+        self._order = np.argsort(cell, kind="stable")  # hours grouped by cell, for per-cell sums
+        self._present, self._starts = np.unique(cell[self._order], return_index=True)
         rows = np.repeat(np.arange(n), width)
         columns = (cell[:, None] * width + np.arange(width)).ravel()
         self.years = years
@@ -82,38 +85,76 @@ class ProfileDesign:
 
     def fit(self, kind: str, target: np.ndarray) -> np.ndarray:
         """Least-squares parameters; compound growth by Gauss-Newton from the linear fit."""
-        linear = _solve(self._columns(self.years, self.X), target)
+        ones = np.ones_like(self.years)
+        linear = self._solve(self.years, ones, target)
         if kind == "linear":
             return linear
         level = float(np.mean(self.profile(linear)))
         rate = float(np.clip(linear[0] / level if level > 0 else 0.0, -MAX_LOG_GROWTH, MAX_LOG_GROWTH))
-        params = linear.copy()
-        params[0] = rate
-        params[1 : 1 + self.X.shape[1]] = _solve(
-            self._columns(None, sparse.diags(np.exp(rate * self.years)) @ self.X), target
-        )[: self.X.shape[1]]
+        params = np.concatenate([[rate], self._solve(None, np.exp(rate * self.years), target)])
         for _ in range(GAUSS_NEWTON_STEPS):
+            growth = np.exp(params[0] * self.years)
             residual = target - self.mean(kind, params)
-            step = _solve(self.jacobian(kind, params), residual)
+            step = self._solve(self.years * growth * self.profile(params), growth, residual)
             params = params + step
             params[0] = float(np.clip(params[0], -MAX_LOG_GROWTH, MAX_LOG_GROWTH))
             if abs(step[0]) < 1e-8:
                 break
         return params
 
-    def _columns(self, first: np.ndarray | None, scaled: sparse.spmatrix) -> sparse.csr_matrix:
-        blocks = [scaled, sparse.csr_matrix(self.S)]
-        if first is not None:
-            blocks.insert(0, sparse.csr_matrix(first[:, None]))
-        return sparse.hstack(blocks).tocsr()
+    def _solve(self, first: np.ndarray | None, scale: np.ndarray, target: np.ndarray) -> np.ndarray:
+        """Least squares on columns ``[first, scale * X, S]`` by blocks: the cells' Gram matrix is block
+        diagonal (each hour touches one cell), so only the few dense columns (rate, steps) need a
+        Schur complement; 72 small solves instead of one of ~500 columns."""
+        dense = self.S if first is None else np.column_stack([first, self.S])
+        w, cells = self.width, CELLS
+        weighted = self.basis * scale[:, None]
+        blocks = np.zeros((cells, w, w))
+        cross = np.zeros((cells, w, dense.shape[1]))
+        rhs = np.zeros((cells, w))
+        if len(self._order):
+            part, order = weighted[self._order], self._order
+            blocks[self._present] = np.add.reduceat(part[:, :, None] * part[:, None, :], self._starts)
+            cross[self._present] = np.add.reduceat(part[:, :, None] * dense[order][:, None, :], self._starts)
+            rhs[self._present] = np.add.reduceat(part * target[order][:, None], self._starts)
+        ridge = 1e-9 * max(float(np.mean(np.trace(blocks, axis1=1, axis2=2))) / w, 1e-12)
+        blocks += ridge * np.eye(w)  # a cell with no readings (no holiday yet) is held at zero
+        solved_rhs = np.linalg.solve(blocks, rhs[..., None])[..., 0]
+        solved_cross = np.linalg.solve(blocks, cross)
+        schur = dense.T @ dense - np.einsum("cwq,cwr->qr", cross, solved_cross)
+        dense_rhs = dense.T @ target - np.einsum("cwq,cw->q", cross, solved_rhs)
+        if dense.shape[1]:
+            coef = (
+                np.linalg.lstsq(schur, dense_rhs, rcond=None)[0]
+                if _singular(schur)
+                else linalg.solve(schur, dense_rhs, assume_a="pos")
+            )
+        else:
+            coef = np.empty(0)
+        beta = solved_rhs - np.einsum("cwq,q->cw", solved_cross, coef)
+        if first is None:
+            return np.concatenate([beta.ravel(), coef])
+        return np.concatenate([coef[:1], beta.ravel(), coef[1:]])
 
-    def variance(self, kind: str, params: np.ndarray, cov: np.ndarray, chunk: int = 4096) -> np.ndarray:
-        """diag(J cov J^T) in chunks of hours, so a five-year horizon never holds hours x parameters."""
-        jac = self.jacobian(kind, params)
-        out = np.empty(jac.shape[0])
-        for lo in range(0, jac.shape[0], chunk):
-            block = jac[lo : lo + chunk]
-            out[lo : lo + chunk] = np.asarray(block.multiply(block @ cov).sum(axis=1)).ravel()
+    def variance(self, kind: str, params: np.ndarray, cov: np.ndarray) -> np.ndarray:
+        """diag(J cov J^T) without forming J: each hour touches the rate, its own cell's harmonics and
+        the steps, so the hours of one cell share one small block of ``cov`` (72 small products
+        instead of hours x parameters)."""
+        params = np.asarray(params, dtype=float)
+        rate, p = float(params[0]), self.X.shape[1]
+        if kind == "linear":
+            first, scale = self.years, np.ones_like(self.years)
+        else:
+            scale = np.exp(rate * self.years)
+            first = self.years * scale * self.profile(params)
+        steps = np.arange(1 + p, self.n_params)
+        out = np.empty(len(self.years))
+        for cell in np.unique(self.cell):
+            rows = np.flatnonzero(self.cell == cell)
+            columns = np.concatenate([[0], 1 + cell * self.width + np.arange(self.width), steps])
+            values = np.column_stack([first[rows], scale[rows, None] * self.basis[rows], self.S[rows]])
+            block = cov[np.ix_(columns, columns)]
+            out[rows] = np.einsum("ij,jk,ik->i", values, block, values)
         return out
 
     def gram(self, kind: str, params: np.ndarray) -> np.ndarray:
@@ -121,12 +162,5 @@ class ProfileDesign:
         return np.asarray((jac.T @ jac).toarray())
 
 
-def _solve(design: sparse.spmatrix, target: np.ndarray) -> np.ndarray:
-    """Normal equations on the sparse design; a cell with no readings is held at zero by a tiny ridge."""
-    gram = np.asarray((design.T @ design).toarray())
-    rhs = design.T @ target
-    ridge = 1e-9 * max(float(np.mean(np.diag(gram))), 1e-12)
-    try:
-        return linalg.cho_solve(linalg.cho_factor(gram + ridge * np.eye(len(gram))), rhs)
-    except linalg.LinAlgError:
-        return np.linalg.lstsq(gram, rhs, rcond=None)[0]
+def _singular(matrix: np.ndarray) -> bool:
+    return bool(np.linalg.cond(matrix) > 1e12)
