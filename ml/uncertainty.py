@@ -62,9 +62,10 @@ def draw_coefficients(mean: np.ndarray, cov: np.ndarray, draws: int, seed: int |
     a Cholesky factor is seven times faster than the eigendecomposition the Fourier model's ~30 use
     (kept there, so its draws are what they were); a covariance that is only semi-definite falls back."""
     rng = np.random.default_rng(seed)
-    method = "cholesky" if len(mean) > CHOLESKY_ABOVE else "eigh"
     try:
-        return rng.multivariate_normal(mean, cov, size=draws, method=method)
+        if len(mean) > CHOLESKY_ABOVE:
+            return rng.multivariate_normal(mean, cov, size=draws, method="cholesky")
+        return rng.multivariate_normal(mean, cov, size=draws, method="eigh")
     except np.linalg.LinAlgError:
         return np.random.default_rng(seed).multivariate_normal(mean, cov, size=draws, method="eigh")
 
