@@ -3,8 +3,12 @@
 Run from the repository root:  ``python -m bench.compare_prophet``  (needs ``pip install prophet``).
 
 Cases: the reference transformer (../shared/data/peak_load.csv; no known truth, so its test RMSE on
-the seed's 80/10/10 split and its first overload are shown) and a synthetic suite with known truth
-(linear growth, compounding growth, a level step, sensor faults with gaps). Each synthetic model is
+the seed's 80/10/10 split and its first overload are shown), a smooth synthetic suite with known truth
+(linear growth, compounding growth, a level step, sensor faults with gaps), and the profile suite
+(ml/loadprofiles.py: eight transformers mixed from BDEW-like household, commerce and farm profiles,
+grown 2-8%/yr or by kW/yr, 1-4% metering noise, German holidays, Berlin local time). Each suite
+compares gridcast (structure chosen by evidence), the previous gridcast model (structure="fourier")
+and Prophet. Each synthetic model is
 fitted on two years and scored over the next five against the noise-free expected load; the
 first-overload error is between the first hour the forecast and the truth cross the limit.
 Time is fit + 5-year forecast: Prophet with its default uncertainty sampling, gridcast with its
@@ -30,6 +34,7 @@ import numpy as np  # noqa: E402  (after the thread settings above)
 import pandas as pd  # noqa: E402
 
 from ml.evaluate import chronological_split, forecast_index  # noqa: E402
+from ml.loadprofiles import PROFILE_SUITE, ProfileCase  # noqa: E402
 from ml.model import SeasonalTrendForecaster  # noqa: E402
 from ml.scenarios import LoadTruth, history, with_sensor_faults  # noqa: E402
 from ml.uncertainty import simulate_overload  # noqa: E402
@@ -71,19 +76,31 @@ def fit_prophet(series: pd.Series, future: pd.DatetimeIndex) -> Fitted:
     return Fitted(forecast["yhat"].to_numpy(), time.perf_counter() - started)
 
 
-def fit_gridcast(series: pd.Series, future: pd.DatetimeIndex) -> Fitted:
+def _gridcast(series: pd.Series, future: pd.DatetimeIndex, limit_kw: float = LIMIT_KW, **options: object) -> Fitted:
     started = time.perf_counter()
-    model = SeasonalTrendForecaster().fit(series.index, series.to_numpy())
+    model = SeasonalTrendForecaster(**options).fit(series.index, series.to_numpy())  # type: ignore[arg-type]
     forecast = model.predict_interval(future)
-    simulate_overload(model, future, LIMIT_KW)
+    simulate_overload(model, future, limit_kw)
     return Fitted(forecast["predicted_kw"].to_numpy(), time.perf_counter() - started)
 
 
-MODELS: dict[str, Callable[[pd.Series, pd.DatetimeIndex], Fitted]] = {"prophet": fit_prophet, "gridcast": fit_gridcast}
+def fit_gridcast(series: pd.Series, future: pd.DatetimeIndex) -> Fitted:
+    return _gridcast(series, future)
 
 
-def first_crossing(stamps: pd.DatetimeIndex, values: np.ndarray) -> pd.Timestamp | None:
-    over = values > LIMIT_KW
+def fit_previous(series: pd.Series, future: pd.DatetimeIndex) -> Fitted:
+    return _gridcast(series, future, structure="fourier")
+
+
+MODELS: dict[str, Callable[[pd.Series, pd.DatetimeIndex], Fitted]] = {
+    "prophet": fit_prophet,
+    "gridcast": fit_gridcast,
+    "gridcast-fourier": fit_previous,
+}
+
+
+def first_crossing(stamps: pd.DatetimeIndex, values: np.ndarray, limit_kw: float = LIMIT_KW) -> pd.Timestamp | None:
+    over = values > limit_kw
     return stamps[over.argmax()] if over.any() else None
 
 
@@ -140,14 +157,45 @@ def reference_rows() -> list[dict[str, object]]:
     return rows
 
 
+def profile_rows(case: ProfileCase, seed: int) -> list[dict[str, object]]:
+    """One profile transformer: median error in % of load against the truth over 5 years, first overload."""
+    series = case.truth.history(seed)
+    future = forecast_index(series.index[-1], HORIZON_YEARS)
+    expected = case.truth.expected(future)
+    limit = case.truth.limit_crossed_after(future, case.crossing_years)
+    over = expected > limit
+    true_first = future[over.argmax()]
+    zone = {"holidays": case.truth.holidays, "timezone": case.truth.timezone}
+    fits = {
+        "prophet": lambda: fit_prophet(series, future),
+        "gridcast": lambda: _gridcast(series, future, limit, **zone),
+        "gridcast-fourier": lambda: _gridcast(series, future, limit, structure="fourier"),
+    }
+    rows = []
+    for model, fit in fits.items():
+        fitted = fit()
+        first = first_crossing(future, fitted.predicted, limit)
+        rows.append(
+            {
+                "case": case.name,
+                "model": model,
+                "median_error_pct": float(np.median(np.abs(fitted.predicted - expected) / expected) * 100),
+                "first_overload_error_days": days_apart(first, true_first, future[-1]),
+                "fit_forecast_s": fitted.seconds,
+            }
+        )
+    return rows
+
+
 def side_by_side(rows: pd.DataFrame) -> pd.DataFrame:
-    """One line per case: each metric for both models and the Prophet/gridcast ratio (>1: gridcast better)."""
+    """One line per case: each metric for each model and the Prophet/gridcast ratio (>1: gridcast better)."""
     wide = rows.pivot(index="case", columns="model")
     out = pd.DataFrame(index=wide.index)
-    for metric in ("rmse_vs_truth_5y_kw", "first_overload_error_days", "fit_forecast_s"):
+    for metric in ("rmse_vs_truth_5y_kw", "median_error_pct", "first_overload_error_days", "fit_forecast_s"):
         if metric not in wide:
             continue
         out[f"{metric} prophet"] = wide[metric]["prophet"]
+        out[f"{metric} previous"] = wide[metric]["gridcast-fourier"]
         out[f"{metric} gridcast"] = wide[metric]["gridcast"]
         ratio = wide[metric]["prophet"] / wide[metric]["gridcast"].where(wide[metric]["gridcast"] > 0, np.nan)
         out[f"{metric} ratio"] = ratio
@@ -167,6 +215,24 @@ def main(seed: int = 7) -> None:
     print(reference.to_string(index=False, float_format=lambda v: f"{v:.3f}"))
     print("\nSynthetic suite, 2 years of history, scored over the next 5 years against the noise-free truth")
     print(side_by_side(suite).to_string(float_format=lambda v: f"{v:.2f}"))
+    profiles = pd.DataFrame([row for seed, case in enumerate(PROFILE_SUITE) for row in profile_rows(case, seed)])
+    print("\nProfile suite (BDEW-like H0/G0/L0 mixes), 2 years of history, 5 years scored against the noise-free truth")
+    print(
+        side_by_side(profiles)
+        .drop(columns=[c for c in side_by_side(profiles) if c.endswith("ratio")])
+        .to_string(float_format=lambda v: f"{v:.2f}")
+    )
+    summary = profiles.groupby("model").agg(
+        median_error_pct=("median_error_pct", "median"),
+        worst_error_pct=("median_error_pct", "max"),
+        first_overload_within_60_days=("first_overload_error_days", lambda d: int((d <= 60).sum())),
+        fit_forecast_s_max=("fit_forecast_s", "max"),
+    )
+    print(
+        f"\nProfile suite summary (targets: median error <= 3%, first overload within 60 days for >= 7 of "
+        f"{len(PROFILE_SUITE)}, fit + forecast < 0.2 s)"
+    )
+    print(summary.to_string(float_format=lambda v: f"{v:.2f}"))
     speed = reference.set_index("model")["fit_forecast_s"]
     print(
         f"\nreference fit + 5-year forecast: prophet {speed['prophet']:.2f} s, gridcast {speed['gridcast']:.3f} s "

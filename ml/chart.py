@@ -10,6 +10,7 @@ matplotlib.use("Agg")  # headless: containers and CI have no display
 
 import matplotlib.dates as mdates
 import matplotlib.pyplot as plt
+import numpy as np
 import pandas as pd
 from matplotlib.figure import Figure
 
@@ -108,3 +109,74 @@ def _headline(report: OverloadReport) -> str:
         f"First overload {report.first_overload_at[:10]} ({spread})\n"
         f"{report.overload_hours:,} h over {report.limit_kw:g} kW forecast, peak {report.max_predicted_kw:.1f} kW"
     )
+
+
+SEASON_DAYS = {"winter": "01-15", "spring": "04-15", "summer": "07-15", "autumn": "10-15"}
+DAY_TYPE_COLOURS = {"working day": "#4C78A8", "Saturday": "#F58518", "Sunday/holiday": "#54A24B"}
+
+
+def typical_days(model: Any, history: pd.Series) -> pd.DataFrame:
+    """The learned typical day per season and day type, at the level of the last history year, beside the
+    observed mean of the same local hours: columns season, day_type, hour, model_kw, observed_kw.
+
+    The model's day is its forecast for a real date of that type nearest the middle of the season
+    (a Wednesday, a Saturday, a Sunday), so it is exactly what the forecast uses, Fourier or profile.
+    """
+    from ml.calendar import DAY_TYPES, day_types, local_clock, seasons
+
+    zone = getattr(model, "timezone", None)
+    clock = local_clock(pd.DatetimeIndex(history.index), zone)
+    last_year = clock >= clock[-1] - pd.Timedelta(days=365)
+    observed = pd.DataFrame(
+        {
+            "season": np.asarray(seasons(clock)),
+            "day_type": day_types(clock, getattr(model, "holidays", None)),
+            "hour": clock.hour,
+            "kw": history.to_numpy(),
+        }
+    )[last_year]
+    observed_mean = observed.groupby(["season", "day_type", "hour"])["kw"].mean()
+    rows = []
+    year = clock[-1].year if clock[-1].month >= 7 else clock[-1].year - 1
+    for s, (season, month_day) in enumerate(SEASON_DAYS.items()):
+        middle = pd.Timestamp(f"{year + (season == 'winter')}-{month_day}")
+        for d, (weekday, name) in enumerate(zip((2, 5, 6), DAY_TYPES, strict=True)):
+            day = middle + pd.Timedelta(days=(weekday - middle.dayofweek) % 7)
+            local = pd.date_range(day, periods=24, freq="h")
+            stamps = local if zone is None else local.tz_localize(zone, nonexistent="shift_forward", ambiguous=True)
+            stamps = stamps if zone is None else stamps.tz_convert("UTC").tz_localize(None)
+            for hour, kw in enumerate(model.predict(stamps)):
+                rows.append(
+                    {
+                        "season": season,
+                        "day_type": name,
+                        "hour": hour,
+                        "model_kw": float(kw),
+                        "observed_kw": float(observed_mean.get((s, d, hour), np.nan)),
+                    }
+                )
+    return pd.DataFrame(rows)
+
+
+def typical_day_figure(model: Any, history: pd.Series) -> Figure:
+    """Four panels (seasons), one line per day type: why the peak lands where it does."""
+    table = typical_days(model, history)
+    fig, axes = plt.subplots(1, 4, figsize=(14, 4), dpi=110, sharey=True)
+    for ax, (season, part) in zip(axes, table.groupby("season", sort=False), strict=True):
+        for day_type, line in part.groupby("day_type", sort=False):
+            colour = DAY_TYPE_COLOURS[str(day_type)]
+            ax.plot(line["hour"], line["model_kw"], color=colour, lw=1.8, label=f"{day_type} (model)")
+            ax.plot(line["hour"], line["observed_kw"], color=colour, lw=0.9, ls=":", label=f"{day_type} (observed)")
+        ax.set_title(str(season))
+        ax.set_xticks([0, 6, 12, 18, 23])
+        ax.set_xlabel("local hour" if getattr(model, "timezone", None) else "hour")
+        ax.grid(alpha=0.3)
+    axes[0].set_ylabel("load (kW)")
+    axes[-1].legend(fontsize=7, frameon=False, loc="upper left")
+    structure = getattr(model, "structure_", "fourier")
+    fig.suptitle(
+        f"Typical day per season and day type as learned ({structure}), beside last year's observed mean",
+        fontsize=11,
+    )
+    fig.tight_layout()
+    return fig

@@ -28,11 +28,11 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-from scipy import linalg, special
+from scipy import linalg
 
 from ml.evaluate import forecast_index
 from ml.model import SeasonalTrendForecaster
-from ml.uncertainty import SEED, OverloadSimulation
+from ml.uncertainty import SEED, simulate_overload
 from ml.validation import DataPolicy, DataValidationError, validate_load
 
 ID = "transformer_id"
@@ -196,7 +196,9 @@ def forecast_one(
     sampler = model.draw_sampler(horizon)  # the horizon's design, built once for point and draws
     point = sampler(model.coef_)[0]
     over = point > limit_kw
-    simulation = _simulate(model, sampler, horizon, limit_kw, draws, _seed(transformer_id))
+    simulation = simulate_overload(
+        model, horizon, limit_kw, draws, _seed(transformer_id), CHUNK, np.float32, NEAR_SIGMAS, sampler
+    )
     peak = float(point.max())
     repairs = quality.repairs()
     if model.flatline_hours_:
@@ -224,32 +226,6 @@ def forecast_one(
         "horizon_end": horizon[-1].isoformat(),
     }
     return TransformerForecast(row, model_state(model))
-
-
-def _simulate(
-    model: SeasonalTrendForecaster,
-    sampler: Callable[[np.ndarray], np.ndarray],
-    horizon: pd.DatetimeIndex,
-    limit_kw: float,
-    draws: int,
-    seed: list[int],
-) -> OverloadSimulation:
-    """First crossing per coefficient draw, and each draw's expected hours over the limit with noise."""
-    rng = np.random.default_rng(seed)
-    coefficients = rng.multivariate_normal(model.coef_, model.coef_cov_, size=draws, method="eigh")
-    first = np.empty(draws, dtype=np.int64)
-    hours_over = np.zeros(draws)
-    sigma = max(model.sigma_, 1e-9)
-    for lo in range(0, draws, CHUNK):
-        paths = sampler(coefficients[lo : lo + CHUNK]).astype(np.float32)
-        crossing = paths > limit_kw
-        first[lo : lo + len(paths)] = np.where(crossing.any(axis=1), crossing.argmax(axis=1), -1)
-        near = paths > limit_kw - NEAR_SIGMAS * sigma
-        if near.any():
-            contribution = np.zeros(paths.shape, dtype=np.float32)
-            contribution[near] = special.ndtr((paths[near] - limit_kw) / sigma)
-            hours_over[lo : lo + len(paths)] = contribution.sum(axis=1, dtype=np.float64)
-    return OverloadSimulation(horizon, first, hours_over)
 
 
 def _guarded(
@@ -342,50 +318,50 @@ def rank_fleet(report: pd.DataFrame) -> pd.DataFrame:
 
 # -- one artifact for the whole fleet ---------------------------------------------------------
 def model_state(model: SeasonalTrendForecaster) -> dict[str, object]:
-    """Everything :func:`unpack_models` needs to rebuild the fitted estimator, as plain values."""
-    return {
-        "params": model.get_params(),
-        "trend": model.trend_,
-        "coef": np.asarray(model.coef_, dtype=float),
-        "coef_cov": np.asarray(model.coef_cov_, dtype=float),
-        "sigma": float(model.sigma_),
-        "autocorrelation": float(model.autocorrelation_),
-        "origin_hours": float(model.origin_hours_),
-        "level_shift_hours": np.asarray(model.level_shift_hours_, dtype=float),
-        "fitted_until": str(model.fitted_until_),
-        "n_observations": int(model.n_observations_),
-    }
+    """Everything :func:`unpack_models` needs to rebuild the fitted estimator: its parameters and every
+    fitted attribute (the sklearn convention, as ``ml.steps.model_io`` saves them), so a new fitted
+    attribute travels through the fleet artifact without this module knowing its name."""
+    fitted = {k: v for k, v in vars(model).items() if k.endswith("_") and not k.startswith("_")}
+    return {"params": model.get_params(), "fitted": fitted}
 
 
-def pack_models(ids: Sequence[str], states: Sequence[Mapping[str, object]]) -> dict[str, np.ndarray]:
-    """Every transformer's fitted state in a few padded arrays (for one ``.npz``, loadable without pickle)."""
-    n = len(ids)
-    n_coef = np.array([len(s["coef"]) for s in states], dtype=np.int32)  # type: ignore[arg-type]
-    n_shift = np.array([len(s["level_shift_hours"]) for s in states], dtype=np.int32)  # type: ignore[arg-type]
-    width, shifts = int(n_coef.max(initial=0)), int(n_shift.max(initial=0))
-    coef = np.full((n, width), np.nan)
-    cov = np.full((n, width, width), np.nan)
-    shift_hours = np.full((n, shifts), np.nan)
-    for i, state in enumerate(states):
-        k, m = n_coef[i], n_shift[i]
-        coef[i, :k] = state["coef"]
-        cov[i, :k, :k] = state["coef_cov"]
-        shift_hours[i, :m] = state["level_shift_hours"]
-    return {
+def _plain(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {str(k): _plain(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_plain(v) for v in value]
+    return value.item() if isinstance(value, np.generic) else value
+
+
+def pack_models(ids: Sequence[str], states: Sequence[Mapping[str, Any]]) -> dict[str, np.ndarray]:
+    """Every transformer's fitted state in a few arrays (for one ``.npz``, loadable without pickle).
+
+    Each fitted array attribute is stored flat for the whole fleet (``array__NAME``) with each
+    transformer's shape (``shape__NAME``, padded with -1): no padding of the data itself, so a fleet
+    mixing Fourier models (~30 coefficients) and profile models (~500) stores each at its own size.
+    Scalars, strings and small dicts go into one JSON string per transformer (``fitted_plain``).
+    """
+    packed: dict[str, np.ndarray] = {
         "transformer_id": np.array(ids, dtype=str),
-        "trend": np.array([s["trend"] for s in states], dtype=str),
-        "n_coef": n_coef,
-        "coef": coef,
-        "coef_cov": cov,
-        "sigma": np.array([s["sigma"] for s in states], dtype=float),
-        "autocorrelation": np.array([s["autocorrelation"] for s in states], dtype=float),
-        "origin_hours": np.array([s["origin_hours"] for s in states], dtype=float),
-        "n_level_shifts": n_shift,
-        "level_shift_hours": shift_hours,
-        "fitted_until": np.array([s["fitted_until"] for s in states], dtype=str),
-        "n_observations": np.array([s["n_observations"] for s in states], dtype=np.int64),
         "estimator_params": np.array([json.dumps(s["params"], sort_keys=True) for s in states], dtype=str),
+        "fitted_plain": np.array(
+            [
+                json.dumps({k: _plain(v) for k, v in s["fitted"].items() if not isinstance(v, np.ndarray)})
+                for s in states
+            ],
+            dtype=str,
+        ),
     }
+    names = sorted({k for s in states for k, v in s["fitted"].items() if isinstance(v, np.ndarray)})
+    for name in names:
+        values = [np.asarray(s["fitted"].get(name, np.full(0, np.nan)), dtype=float) for s in states]
+        rank = max(v.ndim for v in values)
+        shapes = np.full((len(values), rank), -1, dtype=np.int64)
+        for i, value in enumerate(values):
+            shapes[i, : value.ndim] = value.shape
+        packed[f"array__{name}"] = np.concatenate([v.ravel() for v in values]) if values else np.empty(0)
+        packed[f"shape__{name}"] = shapes
+    return packed
 
 
 def merge_packed(parts: Sequence[Mapping[str, np.ndarray]]) -> dict[str, np.ndarray]:
@@ -404,19 +380,19 @@ def merge_packed(parts: Sequence[Mapping[str, np.ndarray]]) -> dict[str, np.ndar
 
 def unpack_models(arrays: Mapping[str, np.ndarray]) -> dict[str, SeasonalTrendForecaster]:
     """Rebuild each transformer's fitted :class:`SeasonalTrendForecaster` from :func:`pack_models` arrays."""
+    names = [key.removeprefix("array__") for key in arrays if key.startswith("array__")]
+    offsets = {name: 0 for name in names}
     models = {}
     for i, tid in enumerate(arrays["transformer_id"]):
-        k, m = int(arrays["n_coef"][i]), int(arrays["n_level_shifts"][i])
         model = SeasonalTrendForecaster(**json.loads(str(arrays["estimator_params"][i])))
-        model.trend_ = str(arrays["trend"][i])
-        model.coef_ = arrays["coef"][i, :k].copy()
-        model.coef_cov_ = arrays["coef_cov"][i, :k, :k].copy()
-        model.sigma_ = float(arrays["sigma"][i])
-        model.autocorrelation_ = float(arrays["autocorrelation"][i])
-        model.origin_hours_ = float(arrays["origin_hours"][i])
-        model.level_shift_hours_ = arrays["level_shift_hours"][i, :m].copy()
-        model.fitted_until_ = str(arrays["fitted_until"][i])
-        model.n_observations_ = int(arrays["n_observations"][i])
+        for name, value in json.loads(str(arrays["fitted_plain"][i])).items():
+            setattr(model, name, value)
+        for name in names:
+            shape = tuple(int(d) for d in arrays[f"shape__{name}"][i] if d >= 0)
+            size = int(np.prod(shape)) if shape else 1
+            flat = arrays[f"array__{name}"]
+            setattr(model, name, flat[offsets[name] : offsets[name] + size].reshape(shape).copy())
+            offsets[name] += size
         models[str(tid)] = model
     return models
 

@@ -1,16 +1,22 @@
-"""Trend plus daily, weekly and yearly cycles, fitted by least squares: a scikit-learn estimator.
+"""Trend plus seasonal structure, fitted by least squares: a scikit-learn estimator.
 
 Why this and not Prophet: on hourly load the seasonal shape is stable and the growth is close to
-linear or compounding, so a least-squares fit of Fourier terms recovers the same structure in
-milliseconds, gives exact prediction intervals, and is deterministic. On top of the plain fit it
-leaves out sensor faults (flat-lines, spikes), models steps in the level (a new tenant) instead of
-bending the slope through them, and picks linear or compounding growth by an information criterion
-that counts autocorrelated hours honestly.
+linear or compounding, so a least-squares fit recovers the structure in milliseconds, gives exact
+prediction intervals, and is deterministic. Two seasonal structures are chosen between by evidence:
+smooth Fourier cycles (daily, weekly, yearly) for smooth loads, and a daily profile per day type
+(working day, Saturday, Sunday or public holiday) changing through the year for the peaky loads of
+households, shops and farms (:mod:`ml.profile`). On top of the plain fit it leaves out sensor faults
+(flat-lines, spikes), models steps in the level (a new tenant) instead of bending the slope through
+them, picks linear or compounding growth by an information criterion that counts autocorrelated
+hours honestly, and keeps the residual spread per local hour, day type and season (:mod:`ml.spread`).
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Protocol
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import numpy as np
 import pandas as pd
@@ -19,7 +25,10 @@ from sklearn.base import BaseEstimator, RegressorMixin
 from sklearn.utils.validation import check_is_fitted
 
 from ml.anomalies import flatline_mask, gross_outlier_mask, spike_mask
+from ml.calendar import DAY_TYPES, check_holidays, day_types, local_clock, seasons
 from ml.level_shift import detect_level_shifts
+from ml.profile import ProfileDesign
+from ml.spread import lookup, spread_table
 from ml.trend import KINDS, MAX_LOG_GROWTH, choose_trend, effective_bic, trend_jacobian, trend_value
 
 HOURS_PER_YEAR = 8766.0  # 365.25 days, the period of the yearly cycle
@@ -27,6 +36,9 @@ PERIODS_HOURS = {"daily": 24.0, "weekly": 168.0, "yearly": HOURS_PER_YEAR}
 EPOCH = pd.Timestamp("1970-01-01")
 MIN_HOURS_PER_DAY = 12  # a day with fewer readings says too little about its level
 SHIFT_PASSES = 2  # detect, refit the season with the steps, detect again
+STRUCTURES = ("fourier", "profile")
+STRUCTURE_MARGIN = 10.0
+"""BIC points the profile (hundreds of parameters) must win by: "very strong evidence" (Kass & Raftery)."""
 
 
 def as_timestamps(X: object) -> pd.DatetimeIndex:
@@ -43,123 +55,73 @@ def epoch_hours(stamps: pd.DatetimeIndex) -> np.ndarray:
     return np.asarray((stamps - EPOCH) / pd.Timedelta(hours=1), dtype=float)
 
 
-class SeasonalTrendForecaster(RegressorMixin, BaseEstimator):
-    """Trend (linear or compounding) + level steps + Fourier seasonality, with honest uncertainty.
+@dataclass(frozen=True)
+class Clock:
+    """Each stamp on the two clocks the model uses: UTC for growth and steps, local for the season."""
 
-    ``daily_order``/``weekly_order``/``yearly_order`` are sine/cosine pairs per cycle (0 switches a
-    cycle off); ``coverage`` is the default interval; ``trend`` is "auto", "linear" or "compound";
-    ``detect_level_shifts`` and ``robust`` (leave flat-lines and spikes out) default on.
-    ``predict_interval`` widens with the horizon because it carries the coefficients' uncertainty,
-    inflated for the residuals' autocorrelation, on top of the hour-to-hour noise.
-    """
+    hours: np.ndarray
+    """UTC hours since 1970: the trend and the level steps."""
+    clock_hours: np.ndarray
+    """Local wall-clock hours since 1970: the Fourier cycles."""
+    day_type: np.ndarray
+    hour: np.ndarray
+    season: np.ndarray
+    phase: np.ndarray
+    """Local day of the year in radians: the profile's change through the year."""
 
-    def __init__(
-        self,
-        daily_order: int = 4,
-        weekly_order: int = 2,
-        yearly_order: int = 4,
-        coverage: float = 0.8,
-        trend: str = "auto",
-        detect_level_shifts: bool = True,
-        robust: bool = True,
-    ):
-        self.daily_order = daily_order
-        self.weekly_order = weekly_order
-        self.yearly_order = yearly_order
-        self.coverage = coverage
-        self.trend = trend
-        self.detect_level_shifts = detect_level_shifts
-        self.robust = robust
+    def take(self, mask: np.ndarray) -> Clock:
+        return Clock(*(getattr(self, name)[mask] for name in self.__dataclass_fields__))
 
-    # -- features ---------------------------------------------------------------------------
-    def _linear_design(self, hours: np.ndarray, shift_hours: np.ndarray | None = None) -> np.ndarray:
-        """Columns entering linearly: Fourier terms, then one 0/1 step per level shift."""
-        orders = self._orders()
-        shifts = self.level_shift_hours_ if shift_hours is None else shift_hours
-        design = np.empty((len(hours), 2 * sum(orders.values()) + len(shifts)))
-        col = 0
-        for cycle, order in orders.items():
-            if order == 0:
-                continue
-            phase = 2 * np.pi * (hours % PERIODS_HOURS[cycle]) / PERIODS_HOURS[cycle]
-            sin1, cos1 = np.sin(phase), np.cos(phase)
-            sin_k, cos_k = sin1, cos1
-            for _ in range(order):  # angle addition: the k-th harmonic from the (k-1)-th, no new sin/cos
-                design[:, col], design[:, col + 1] = sin_k, cos_k
-                sin_k, cos_k = sin_k * cos1 + cos_k * sin1, cos_k * cos1 - sin_k * sin1
-                col += 2
-        for at in shifts:
-            design[:, col] = hours >= at
-            col += 1
-        return design
+    @property
+    def cell(self) -> np.ndarray:
+        return self.day_type * 24 + self.hour
 
-    def _orders(self) -> dict[str, int]:
-        return {"daily": self.daily_order, "weekly": self.weekly_order, "yearly": self.yearly_order}
 
-    def _years(self, hours: np.ndarray) -> np.ndarray:
-        return (hours - self.origin_hours_) / HOURS_PER_YEAR
+class Design(Protocol):
+    """The columns of one structure over one set of hours (see :class:`FourierDesign`, :class:`ProfileDesign`)."""
 
-    def _mean(self, kind: str, params: np.ndarray, hours: np.ndarray, linear: np.ndarray | None = None) -> np.ndarray:
+    n_params: int
+
+    def fit(self, kind: str, target: np.ndarray) -> np.ndarray: ...
+    def mean(self, kind: str, params: np.ndarray) -> np.ndarray: ...
+    def variance(self, kind: str, params: np.ndarray, cov: np.ndarray) -> np.ndarray: ...
+    def gram(self, kind: str, params: np.ndarray) -> np.ndarray: ...
+    def profile(self, params: np.ndarray) -> np.ndarray: ...
+
+
+class FourierDesign:
+    """Trend (level, rate) + Fourier terms + level steps: ``[level, rate, linear terms...]``."""
+
+    def __init__(self, years: np.ndarray, linear: np.ndarray, n_seasonal: int):
+        self.years, self.linear, self.n_seasonal = years, linear, n_seasonal
+        self.n_params = 2 + linear.shape[1]
+
+    def mean(self, kind: str, params: np.ndarray) -> np.ndarray:
         """Expected load for one parameter vector (1-D) or many draws (2-D, one row per draw)."""
         params = np.asarray(params, dtype=float)
-        linear = self._linear_design(hours) if linear is None else linear
         if params.ndim == 1:
-            return trend_value(kind, params[0], params[1], self._years(hours)) + linear @ params[2:]
-        years = self._years(hours)[None, :]
-        return trend_value(kind, params[:, :1], params[:, 1:2], years) + params[:, 2:] @ linear.T
+            return trend_value(kind, params[0], params[1], self.years) + self.linear @ params[2:]
+        years = self.years[None, :]
+        return trend_value(kind, params[:, :1], params[:, 1:2], years) + params[:, 2:] @ self.linear.T
 
-    def _jacobian(
-        self, kind: str, params: np.ndarray, hours: np.ndarray, linear: np.ndarray | None = None
-    ) -> np.ndarray:
-        years = self._years(hours)
-        linear = self._linear_design(hours) if linear is None else linear
-        return np.column_stack([trend_jacobian(kind, params[0], params[1], years), linear])
+    def jacobian(self, kind: str, params: np.ndarray) -> np.ndarray:
+        return np.column_stack([trend_jacobian(kind, params[0], params[1], self.years), self.linear])
 
-    def feature_names(self) -> list[str]:
-        kind = getattr(self, "trend_", "linear")
-        names = ["intercept", "trend_kw_per_year"] if kind == "linear" else ["level_kw", "log_growth_per_year"]
-        for cycle, order in self._orders().items():
-            for k in range(1, order + 1):
-                names += [f"{cycle}_sin{k}", f"{cycle}_cos{k}"]
-        for at in getattr(self, "level_shift_hours_", []):
-            names.append(f"level_shift_{EPOCH + pd.Timedelta(hours=float(at)):%Y-%m-%d}")
-        return names
+    def variance(self, kind: str, params: np.ndarray, cov: np.ndarray) -> np.ndarray:
+        jac = self.jacobian(kind, params)
+        return np.einsum("ij,jk,ik->i", jac, cov, jac)
 
-    # -- estimator contract -----------------------------------------------------------------
-    def fit(self, X: object, y: object) -> SeasonalTrendForecaster:
-        """Fit on timestamps ``X`` and loads ``y`` in kW; NaN loads (sensor gaps) are skipped."""
-        if self.trend not in ("auto", *KINDS):
-            raise ValueError(f"trend={self.trend!r}; expected 'auto', 'linear' or 'compound'")
-        stamps = as_timestamps(X)
-        target = np.asarray(y, dtype=float)
-        if len(stamps) != len(target):
-            raise ValueError(f"X has {len(stamps)} timestamps but y has {len(target)} values")
-        hours = epoch_hours(stamps)
-        flat = flatline_mask(target) if self.robust else np.zeros(len(target), dtype=bool)
-        gross = gross_outlier_mask(target) & ~flat if self.robust else np.zeros(len(target), dtype=bool)
-        usable = ~np.isnan(target) & ~flat & ~gross
-        if not usable.any():
-            raise ValueError("no usable readings to fit")
-        self.origin_hours_ = float(hours[usable].min())
-        self.level_shift_hours_ = np.empty(0)
-        if self.detect_level_shifts:
-            self.level_shift_hours_ = self._find_level_shifts(hours[usable], target[usable])
-        spikes = self._find_spikes(hours, target, usable) if self.robust else np.zeros(len(target), dtype=bool)
-        spikes |= gross
-        usable &= ~spikes
-        self.flatline_hours_ = int(flat.sum())
-        self.spike_hours_ = int(spikes.sum())
-        self._select_trend(hours[usable], target[usable])
-        self.n_observations_ = int(usable.sum())
-        self.fitted_until_ = stamps[usable].max().isoformat()  # plain types: the artifact stays JSON + arrays
-        return self
+    def gram(self, kind: str, params: np.ndarray) -> np.ndarray:
+        jac = self.jacobian(kind, params)
+        return jac.T @ jac
 
-    def _least_squares(
-        self, kind: str, hours: np.ndarray, target: np.ndarray, linear: np.ndarray | None = None
-    ) -> np.ndarray:
+    def profile(self, params: np.ndarray) -> np.ndarray:
+        """The seasonal part alone (the level steps and the trend left out)."""
+        return self.linear[:, : self.n_seasonal] @ params[2 : 2 + self.n_seasonal]
+
+    def fit(self, kind: str, target: np.ndarray) -> np.ndarray:
         """Best parameters [level, rate, linear terms...]; compound growth is profiled over its rate."""
-        linear = self._linear_design(hours) if linear is None else linear
-        years = self._years(hours)
+        linear, years = self.linear, self.years
         if kind == "linear":
             return _solve(np.column_stack([np.ones_like(years), years, linear]), target)
         # For a fixed rate the model is linear; project onto the complement of the linear columns
@@ -179,16 +141,182 @@ class SeasonalTrendForecaster(RegressorMixin, BaseEstimator):
         coef = _solve(design, target)
         return np.concatenate([[coef[0], best.x], coef[1:]])
 
-    def _find_level_shifts(self, hours: np.ndarray, target: np.ndarray) -> np.ndarray:
+
+def fourier_terms(clock_hours: np.ndarray, orders: dict[str, int]) -> np.ndarray:
+    """Sine/cosine pairs of each cycle on the local clock."""
+    design = np.empty((len(clock_hours), 2 * sum(orders.values())))
+    col = 0
+    for cycle, order in orders.items():
+        if order == 0:
+            continue
+        phase = 2 * np.pi * (clock_hours % PERIODS_HOURS[cycle]) / PERIODS_HOURS[cycle]
+        sin1, cos1 = np.sin(phase), np.cos(phase)
+        sin_k, cos_k = sin1, cos1
+        for _ in range(order):  # angle addition: the k-th harmonic from the (k-1)-th, no new sin/cos
+            design[:, col], design[:, col + 1] = sin_k, cos_k
+            sin_k, cos_k = sin_k * cos1 + cos_k * sin1, cos_k * cos1 - sin_k * sin1
+            col += 2
+    return design
+
+
+class SeasonalTrendForecaster(RegressorMixin, BaseEstimator):
+    """Trend (linear or compounding) + level steps + seasonal structure, with honest uncertainty.
+
+    ``structure`` is "fourier" (smooth daily, weekly and yearly cycles: ``daily_order``,
+    ``weekly_order``, ``yearly_order`` sine/cosine pairs, 0 switches one off), "profile" (a value per
+    local hour and day type, changing through the year with ``profile_yearly_order`` harmonics), or
+    "auto": the one an effective-sample BIC prefers, the profile only on very strong evidence.
+    ``holidays`` is a country or region code of the ``holidays`` package ("DE", "DE-BY") or None:
+    public holidays count as Sundays. ``timezone`` (an IANA name such as "Europe/Berlin") is the
+    clock the load follows; stamps given without an offset are then taken as UTC. ``coverage`` is
+    the default interval; ``trend`` is "auto", "linear" or "compound" (for the profile: growth
+    added in kW, or scaling the whole profile); ``detect_level_shifts`` and ``robust`` (leave
+    flat-lines and spikes out) default on. Intervals carry each hour's own noise (by hour, day
+    type and season) and the coefficients' uncertainty, inflated for autocorrelated residuals.
+    """
+
+    def __init__(
+        self,
+        daily_order: int = 4,
+        weekly_order: int = 2,
+        yearly_order: int = 4,
+        coverage: float = 0.8,
+        trend: str = "auto",
+        detect_level_shifts: bool = True,
+        robust: bool = True,
+        structure: str = "auto",
+        holidays: str | None = None,
+        timezone: str | None = None,
+        profile_yearly_order: int = 3,
+    ):
+        self.daily_order = daily_order
+        self.weekly_order = weekly_order
+        self.yearly_order = yearly_order
+        self.coverage = coverage
+        self.trend = trend
+        self.detect_level_shifts = detect_level_shifts
+        self.robust = robust
+        self.structure = structure
+        self.holidays = holidays
+        self.timezone = timezone
+        self.profile_yearly_order = profile_yearly_order
+
+    # -- features ---------------------------------------------------------------------------
+    def _clock(self, X: object) -> Clock:
+        stamps = as_timestamps(X)
+        utc = stamps.tz_convert("UTC").tz_localize(None) if stamps.tz is not None else stamps
+        local = local_clock(stamps, self.timezone)
+        day_of_year = local.day_of_year.to_numpy() - 1 + local.hour.to_numpy() / 24.0
+        return Clock(
+            hours=epoch_hours(utc),
+            clock_hours=epoch_hours(local),
+            day_type=day_types(local, self.holidays),
+            hour=local.hour.to_numpy(),
+            season=seasons(local),
+            phase=2 * np.pi * day_of_year / 365.25,
+        )
+
+    def _design(self, clock: Clock, structure: str | None = None, shift_hours: np.ndarray | None = None) -> Design:
+        structure = structure or self._structure()
+        shifts = np.asarray(self.level_shift_hours_ if shift_hours is None else shift_hours, dtype=float)
+        steps = (clock.hours[:, None] >= shifts[None, :]).astype(float)
+        years = (clock.hours - self.origin_hours_) / HOURS_PER_YEAR
+        if structure == "profile":
+            return ProfileDesign(years, clock.cell, clock.phase, steps, self.profile_yearly_order)
+        seasonal = fourier_terms(clock.clock_hours, self._orders())
+        return FourierDesign(years, np.column_stack([seasonal, steps]), seasonal.shape[1])
+
+    def _structure(self) -> str:
+        return str(getattr(self, "structure_", "fourier"))  # models saved before profiles were Fourier
+
+    def _orders(self) -> dict[str, int]:
+        return {"daily": self.daily_order, "weekly": self.weekly_order, "yearly": self.yearly_order}
+
+    def feature_names(self) -> list[str]:
+        kind = getattr(self, "trend_", "linear")
+        if self._structure() == "profile":
+            harmonics = ["mean"] + [f"{f}{k}" for k in range(1, self.profile_yearly_order + 1) for f in ("cos", "sin")]
+            names = ["growth_kw_per_year" if kind == "linear" else "log_growth_per_year"]
+            names += [f"{day} {hour:02d}h {h}" for day in DAY_TYPES for hour in range(24) for h in harmonics]
+        else:
+            names = ["intercept", "trend_kw_per_year"] if kind == "linear" else ["level_kw", "log_growth_per_year"]
+            for cycle, order in self._orders().items():
+                for k in range(1, order + 1):
+                    names += [f"{cycle}_sin{k}", f"{cycle}_cos{k}"]
+        for at in getattr(self, "level_shift_hours_", []):
+            names.append(f"level_shift_{EPOCH + pd.Timedelta(hours=float(at)):%Y-%m-%d}")
+        return names
+
+    # -- estimator contract -----------------------------------------------------------------
+    def fit(self, X: object, y: object) -> SeasonalTrendForecaster:
+        """Fit on timestamps ``X`` and loads ``y`` in kW; NaN loads (sensor gaps) are skipped."""
+        self.check_params()
+        clock = self._clock(X)
+        target = np.asarray(y, dtype=float)
+        if len(clock.hours) != len(target):
+            raise ValueError(f"X has {len(clock.hours)} timestamps but y has {len(target)} values")
+        flat = flatline_mask(target) if self.robust else np.zeros(len(target), dtype=bool)
+        gross = gross_outlier_mask(target) & ~flat if self.robust else np.zeros(len(target), dtype=bool)
+        usable = ~np.isnan(target) & ~flat & ~gross
+        if not usable.any():
+            raise ValueError("no usable readings to fit")
+        self.origin_hours_ = float(clock.hours[usable].min())
+        self.level_shift_hours_ = np.empty(0)
+        self.structure_ = self._select_structure(clock.take(usable), target[usable])
+        if self.detect_level_shifts:
+            self.level_shift_hours_ = self._find_level_shifts(clock.take(usable), target[usable])
+        spikes = self._find_spikes(clock, target, usable) if self.robust else np.zeros(len(target), dtype=bool)
+        spikes |= gross
+        usable &= ~spikes
+        self.flatline_hours_ = int(flat.sum())
+        self.spike_hours_ = int(spikes.sum())
+        self._select_trend(clock.take(usable), target[usable])
+        self.n_observations_ = int(usable.sum())
+        last = EPOCH + pd.Timedelta(hours=float(clock.hours[usable].max()))
+        self.fitted_until_ = last.isoformat()  # plain types: the artifact stays JSON + arrays
+        return self
+
+    def check_params(self) -> None:
+        """Refuse an unknown trend, structure, holiday calendar or time zone, naming the value."""
+        if self.trend not in ("auto", *KINDS):
+            raise ValueError(f"trend={self.trend!r}; expected 'auto', 'linear' or 'compound'")
+        if self.structure not in ("auto", *STRUCTURES):
+            raise ValueError(f"structure={self.structure!r}; expected 'auto', 'fourier' or 'profile'")
+        check_holidays(self.holidays)
+        if self.timezone is not None:
+            try:
+                ZoneInfo(self.timezone)
+            except (ZoneInfoNotFoundError, ValueError):
+                raise ValueError(
+                    f"timezone={self.timezone!r} is not a known IANA time zone (e.g. 'Europe/Berlin')"
+                ) from None
+
+    def _select_structure(self, clock: Clock, target: np.ndarray) -> str:
+        """Fourier cycles unless the day-type profile explains the history better by a wide BIC margin."""
+        if self.structure != "auto":
+            self.structure_selection_: dict[str, object] = {"rule": "fixed", "chosen": str(self.structure)}
+            return str(self.structure)
+        designs = {s: self._design(clock, s) for s in STRUCTURES}
+        residuals = {s: target - d.mean("linear", d.fit("linear", target)) for s, d in designs.items()}
+        # The richer model's residuals say how much the hours are worth: a misfit's autocorrelation would not.
+        rho = float(np.clip(_lag1_autocorrelation(residuals["profile"]), 0.0, 0.99))
+        bic = {s: effective_bic(float(r @ r), len(target), designs[s].n_params, rho) for s, r in residuals.items()}
+        chosen = "profile" if bic["profile"] < bic["fourier"] - STRUCTURE_MARGIN else "fourier"
+        self.structure_selection_ = {
+            "rule": f"effective-sample BIC; profile must beat fourier by {STRUCTURE_MARGIN:g}",
+            "chosen": chosen,
+            "bic_fourier": round(bic["fourier"], 3),
+            "bic_profile": round(bic["profile"], 3),
+        }
+        return chosen
+
+    def _find_level_shifts(self, clock: Clock, target: np.ndarray) -> np.ndarray:
         """Steps found on deseasonalised daily medians; the season is refitted with them and searched again."""
         shifts = np.empty(0)
-        n_fourier = 2 * sum(self._orders().values())
-        day = np.floor(hours / 24.0)
+        day = np.floor(clock.hours / 24.0)
         for _ in range(SHIFT_PASSES):
-            self.level_shift_hours_ = shifts
-            linear = self._linear_design(hours)
-            params = self._least_squares("linear", hours, target, linear)
-            seasonal = linear[:, :n_fourier] @ params[2 : 2 + n_fourier]
+            design = self._design(clock, shift_hours=shifts)
+            seasonal = design.profile(design.fit("linear", target))
             daily = pd.Series(target - seasonal).groupby(day).agg(["median", "size"])
             daily = daily[daily["size"] >= MIN_HOURS_PER_DAY]
             found = detect_level_shifts(daily.index.to_numpy(), daily["median"].to_numpy())
@@ -198,20 +326,20 @@ class SeasonalTrendForecaster(RegressorMixin, BaseEstimator):
             shifts = new
         return shifts
 
-    def _find_spikes(self, hours: np.ndarray, target: np.ndarray, usable: np.ndarray) -> np.ndarray:
-        linear = self._linear_design(hours)
-        params = self._least_squares("linear", hours[usable], target[usable], linear[usable])
-        residuals = np.where(usable, target - self._mean("linear", params, hours, linear), np.nan)
+    def _find_spikes(self, clock: Clock, target: np.ndarray, usable: np.ndarray) -> np.ndarray:
+        params = self._design(clock.take(usable)).fit("linear", target[usable])
+        fitted = self._design(clock).mean("linear", params)
+        residuals = np.where(usable, target - fitted, np.nan)
         return spike_mask(residuals) & usable
 
-    def _select_trend(self, hours: np.ndarray, target: np.ndarray) -> None:
+    def _select_trend(self, clock: Clock, target: np.ndarray) -> None:
         """Fit both growth shapes, keep the one the rule picks, and keep the other as the runner-up."""
-        linear = self._linear_design(hours)
-        fits = {kind: self._least_squares(kind, hours, target, linear) for kind in KINDS}
-        residuals = {kind: target - self._mean(kind, p, hours, linear) for kind, p in fits.items()}
+        design = self._design(clock)
+        fits = {kind: design.fit(kind, target) for kind in KINDS}
+        residuals = {kind: target - design.mean(kind, p) for kind, p in fits.items()}
         rss = {kind: float(r @ r) for kind, r in residuals.items()}
         rho = float(np.clip(_lag1_autocorrelation(residuals["linear"]), 0.0, 0.99))
-        n_params = len(fits["linear"])
+        n_params = design.n_params
         bic = {kind: effective_bic(rss[kind], len(target), n_params, rho) for kind in KINDS}
         chosen = choose_trend(bic) if self.trend == "auto" else self.trend
         runner_up = next(kind for kind in KINDS if kind != chosen)
@@ -229,21 +357,22 @@ class SeasonalTrendForecaster(RegressorMixin, BaseEstimator):
         residuals = residuals[chosen]
         dof = max(len(target) - n_params, 1)
         self.sigma_ = float(np.sqrt(residuals @ residuals / dof))
+        self.spread_kw_ = spread_table(residuals, clock.day_type, clock.hour, clock.season) * np.sqrt(len(target) / dof)
+        self.profile_mean_kw_ = float(np.mean(design.profile(self.coef_)))
         self.autocorrelation_ = float(np.clip(_lag1_autocorrelation(residuals), 0.0, 0.99))
         # Autocorrelated residuals carry less information than their count suggests: inflate the
         # coefficient covariance by the AR(1) variance factor so the trend's uncertainty is honest.
         inflation = (1 + self.autocorrelation_) / (1 - self.autocorrelation_)
-        jac = self._jacobian(chosen, self.coef_, hours, linear)
-        self.coef_cov_ = inflation * self.sigma_**2 * np.linalg.pinv(jac.T @ jac)
+        self.coef_cov_ = inflation * self.sigma_**2 * _inverse(design.gram(chosen, self.coef_))
 
     def predict(self, X: object) -> np.ndarray:
         check_is_fitted(self, "coef_")
-        return self._mean(self.trend_, self.coef_, epoch_hours(as_timestamps(X)))
+        return self._design(self._clock(X)).mean(self.trend_, self.coef_)
 
     def predict_runner_up(self, X: object) -> np.ndarray:
         """The point forecast of the growth shape the rule did not choose: how much the choice matters."""
         check_is_fitted(self, "coef_")
-        return self._mean(self.runner_up_trend_, self.runner_up_coef_, epoch_hours(as_timestamps(X)))
+        return self._design(self._clock(X)).mean(self.runner_up_trend_, self.runner_up_coef_)
 
     def draw_sampler(self, X: object) -> Callable[[np.ndarray], np.ndarray]:
         """A function from coefficient draws (draws x parameters) to expected loads (draws x hours).
@@ -251,41 +380,66 @@ class SeasonalTrendForecaster(RegressorMixin, BaseEstimator):
         The design over ``X`` is built once, so a simulation in chunks pays for it once.
         """
         check_is_fitted(self, "coef_")
-        hours = epoch_hours(as_timestamps(X))
-        linear = self._linear_design(hours)
-        return lambda coefficients: self._mean(self.trend_, np.atleast_2d(coefficients), hours, linear)
+        design = self._design(self._clock(X))
+        return lambda coefficients: design.mean(self.trend_, np.atleast_2d(coefficients))
+
+    def hourly_sigma(self, X: object) -> np.ndarray:
+        """Each hour's noise in kW: the spread of its local hour, day type and season.
+
+        When growth scales the whole profile, the noise scales with it (metering noise is a share of load).
+        """
+        check_is_fitted(self, "coef_")
+        clock = self._clock(X)
+        table = getattr(self, "spread_kw_", None)
+        if table is None:  # a model saved before the spread was kept per hour
+            return np.full(len(clock.hours), float(self.sigma_))
+        sigma = lookup(table, clock.day_type, clock.hour, clock.season)
+        if self._structure() == "profile" and self.trend_ == "compound":
+            years = (clock.hours - self.origin_hours_) / HOURS_PER_YEAR
+            sigma = sigma * np.exp(float(self.coef_[0]) * (years - self._end_years()))
+        return sigma
 
     def predict_interval(self, X: object, coverage: float | None = None) -> pd.DataFrame:
         """Point forecast with a central interval of ``coverage`` (default: the estimator's own)."""
         check_is_fitted(self, "coef_")
         stamps = as_timestamps(X)
-        hours = epoch_hours(stamps)
-        mean = self._mean(self.trend_, self.coef_, hours)
-        jac = self._jacobian(self.trend_, self.coef_, hours)
-        parameter_var = np.einsum("ij,jk,ik->i", jac, self.coef_cov_, jac)
-        spread = np.sqrt(self.sigma_**2 + parameter_var)
+        design = self._design(self._clock(stamps))
+        mean = design.mean(self.trend_, self.coef_)
+        parameter_var = design.variance(self.trend_, self.coef_, np.asarray(self.coef_cov_))
+        spread = np.sqrt(self.hourly_sigma(stamps) ** 2 + parameter_var)
         z = stats.norm.ppf(0.5 + (coverage or self.coverage) / 2)
         return pd.DataFrame(
             {"timestamp": stamps, "predicted_kw": mean, "lower_kw": mean - z * spread, "upper_kw": mean + z * spread}
         )
 
+    def _end_years(self) -> float:
+        end = epoch_hours(pd.DatetimeIndex([self.fitted_until_]).tz_localize(None))[0]
+        return float((end - self.origin_hours_) / HOURS_PER_YEAR)
+
     @property
     def growth_kw_per_year_(self) -> float:
         """kW added per year; for compounding growth, the pace at the end of the history."""
         check_is_fitted(self, "coef_")
+        end = self._end_years()
+        if self._structure() == "profile":
+            rate = float(self.coef_[0])
+            return rate if self.trend_ == "linear" else rate * self.profile_mean_kw_ * float(np.exp(rate * end))
         if self.trend_ == "linear":
             return float(self.coef_[1])
-        end = self._years(epoch_hours(pd.DatetimeIndex([self.fitted_until_])))[0]
         return float(self.coef_[0] * self.coef_[1] * np.exp(self.coef_[1] * end))
 
     @property
     def growth_pct_per_year_(self) -> float:
         """Growth as a percentage of the trend level at the end of the history."""
         check_is_fitted(self, "coef_")
+        profile = self._structure() == "profile"
+        rate = float(self.coef_[0] if profile else self.coef_[1])
         if self.trend_ == "compound":
-            return float(np.expm1(self.coef_[1]) * 100)
-        end = self._years(epoch_hours(pd.DatetimeIndex([self.fitted_until_])))[0]
-        return float(self.coef_[1] / trend_value("linear", self.coef_[0], self.coef_[1], end) * 100)
+            return float(np.expm1(rate) * 100)
+        end = self._end_years()
+        level = self.profile_mean_kw_ if profile else float(self.coef_[0])
+        level += rate * end
+        return float(rate / level * 100)
 
     @property
     def level_shifts_(self) -> list[dict[str, object]]:
@@ -306,6 +460,15 @@ def _solve(design: np.ndarray, target: np.ndarray) -> np.ndarray:
         return linalg.cho_solve(linalg.cho_factor(gram), design.T @ target)
     except linalg.LinAlgError:  # a switched-off or empty column: fall back to the minimum-norm solution
         return np.linalg.lstsq(design, target, rcond=None)[0]
+
+
+def _inverse(gram: np.ndarray) -> np.ndarray:
+    """Inverse of a Gram matrix by Cholesky (ten times faster than an eigendecomposition on the
+    profile's ~500 columns); the pseudo-inverse only when a column is empty or duplicated."""
+    try:
+        return linalg.cho_solve(linalg.cho_factor(gram), np.eye(len(gram)))
+    except linalg.LinAlgError:
+        return linalg.pinvh(gram)
 
 
 def _lag1_autocorrelation(values: np.ndarray) -> float:

@@ -81,18 +81,21 @@ class DataQuality:
         return notes
 
 
-def validate_load(raw: pd.DataFrame, source: str, policy: DataPolicy | None = None) -> tuple[pd.Series, DataQuality]:
+def validate_load(
+    raw: pd.DataFrame, source: str, policy: DataPolicy | None = None, timezone: str | None = None
+) -> tuple[pd.Series, DataQuality]:
     """Check a raw table (as read with ``dtype=str``) and return an hourly kW series with its report.
 
     The series covers every hour from the first to the last observation; hours with no usable
-    reading are NaN so that the model skips them instead of seeing invented values.
+    reading are NaN so that the model skips them instead of seeing invented values. Stamps with an
+    offset, and stamps in local wall-clock time when ``timezone`` is given, come back as naive UTC.
     """
     policy = policy or DataPolicy()
     _require_columns(raw, source)
     if raw.empty:
         raise DataValidationError(f"{source}: has a header but no data rows; expected hourly '{TIMESTAMP},{KW}' rows.")
     lines = pd.Series(np.arange(len(raw)) + 2, index=raw.index)
-    timestamps = _parse_timestamps(raw[TIMESTAMP], lines, source)
+    timestamps = _parse_timestamps(raw[TIMESTAMP], lines, source, timezone)
     _require_dates_in_range(timestamps, lines, source, policy)
     kw = _parse_kw(raw[KW], lines, source, policy)
 
@@ -149,8 +152,10 @@ def _examples(lines: pd.Series, values: pd.Series | None = None) -> str:
     return ", ".join(parts) + more
 
 
-def _parse_timestamps(text: pd.Series, lines: pd.Series, source: str) -> pd.Series:
+def _parse_timestamps(text: pd.Series, lines: pd.Series, source: str, timezone: str | None = None) -> pd.Series:
     stripped = text.str.strip()
+    if timezone is not None:
+        return _parse_local_timestamps(stripped, text, lines, source, timezone)
     try:
         parsed = pd.to_datetime(stripped, format="ISO8601", errors="coerce", utc=True)
     except (ValueError, TypeError) as exc:  # e.g. a mix pandas refuses outright
@@ -181,6 +186,56 @@ def _require_dates_in_range(stamps: pd.Series, lines: pd.Series, source: str, po
             f"{policy.latest} at {_examples(lines[outside], stamps.dt.strftime('%Y-%m-%d %H:%M'))}; "
             "a forecast from them would run past the dates pandas and MLflow can represent (a typo in the year?)."
         )
+
+
+_OFFSET = r"(?:Z|[+-]\d{2}:?\d{2})$"
+
+
+def _parse_local_timestamps(
+    stripped: pd.Series, text: pd.Series, lines: pd.Series, source: str, timezone: str
+) -> pd.Series:
+    """Wall-clock stamps of ``timezone`` to naive UTC; stamps carrying an offset keep their own.
+
+    In autumn one wall-clock hour happens twice: its first occurrence in the file is daylight-saving
+    time, its second standard time (the order a meter writes them). In spring one hour does not exist
+    on the wall clock, so a stamp inside it is refused rather than guessed.
+    """
+    has_offset = stripped.fillna("").str.contains(_OFFSET, regex=True)
+    with_offset = _parse_timestamps(stripped[has_offset], lines[has_offset], source)
+    wall = pd.to_datetime(stripped[~has_offset], format="ISO8601", errors="coerce")
+    bad = wall.isna()
+    if bad.any():
+        raise DataValidationError(
+            f"{source}: column '{TIMESTAMP}' has {int(bad.sum())} unparseable value(s) at "
+            f"{_examples(lines[~has_offset][bad], text.fillna(''))}; expected ISO-8601 like '2023-01-01 00:00'."
+        )
+    try:
+        zone = pd.DatetimeIndex(wall).tz_localize(timezone, ambiguous="NaT", nonexistent="NaT")
+    except (KeyError, ValueError) as exc:  # an unknown zone name
+        raise DataValidationError(f"{source}: time zone {timezone!r} is not known ({exc}).") from None
+    localized = pd.Series(zone, index=wall.index)
+    missing = localized.isna()
+    ambiguous = (
+        missing
+        & pd.Series(
+            pd.DatetimeIndex(wall).tz_localize(timezone, ambiguous="NaT", nonexistent="shift_forward"), index=wall.index
+        ).isna()
+    )
+    nonexistent = missing & ~ambiguous
+    if nonexistent.any():
+        raise DataValidationError(
+            f"{source}: column '{TIMESTAMP}' has {int(nonexistent.sum())} wall-clock time(s) that do not exist in "
+            f"{timezone} (the clocks jump forward), at {_examples(lines[~has_offset][nonexistent], text)}; "
+            "expected local time as the meter shows it, or stamps with an offset."
+        )
+    if ambiguous.any():
+        order = lines[~has_offset][ambiguous].argsort(kind="stable")
+        repeated = wall[ambiguous].iloc[order]
+        first_time = ~repeated.duplicated(keep="first")  # in file order: daylight-saving time first
+        resolved = pd.DatetimeIndex(repeated).tz_localize(timezone, ambiguous=first_time.to_numpy())
+        localized.loc[repeated.index] = resolved
+    utc = pd.to_datetime(localized, utc=True).dt.tz_localize(None)
+    return pd.concat([with_offset, utc]).reindex(stripped.index)
 
 
 def _parse_kw(text: pd.Series, lines: pd.Series, source: str, policy: DataPolicy) -> pd.Series:
@@ -223,9 +278,17 @@ def _drop_exact_duplicates(frame: pd.DataFrame, source: str) -> tuple[pd.DataFra
         raise DataValidationError(
             f"{source}: column '{TIMESTAMP}' repeats {int(conflicting.sum())} time(s) with different "
             f"'{KW}' values ({details}); expected one reading per hour. Remove the wrong rows."
+            + _daylight_saving_hint(pd.DatetimeIndex(first))
         )
     deduped = frame.drop_duplicates(TIMESTAMP, keep="first")
     return deduped, len(frame) - len(deduped)
+
+
+def _daylight_saving_hint(repeated: pd.DatetimeIndex) -> str:
+    """Repeats only in the night hours of October/November look like the autumn clock change."""
+    if len(repeated) and repeated.month.isin([10, 11]).all() and (repeated.hour <= 3).all():
+        return " If the file is in local time with daylight saving, pass --timezone (e.g. Europe/Berlin)."
+    return ""
 
 
 def _require_hourly(frame: pd.DataFrame, source: str) -> None:

@@ -16,7 +16,7 @@ from typing import Any
 
 from runners.spec import PipelineSpec
 
-RESULT_FILES = ("predictions.csv", "overload_report.json", "forecast.png")
+RESULT_FILES = ("predictions.csv", "overload_report.json", "forecast.png", "typical_day.png")
 
 
 class BackendError(RuntimeError):

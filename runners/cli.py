@@ -113,6 +113,12 @@ def run(
         str | None,
         typer.Option(help="Transformer id (default: the data's transformer_id column, else the file name)."),
     ] = None,
+    holidays: Annotated[
+        str | None, typer.Option(help="Public holidays as Sundays: country or region ('DE', 'DE-BY'), or 'none'.")
+    ] = None,
+    timezone: Annotated[
+        str | None, typer.Option(help="Local time of the data and the load ('Europe/Berlin'), or 'none'.")
+    ] = None,
     output_dir: Annotated[
         Path, typer.Option(help="Where predictions.csv, overload_report.json, forecast.png go.")
     ] = Path("outputs"),
@@ -137,7 +143,13 @@ def run(
     if ctx.invoked_subcommand is not None:
         return
     pipeline = load_spec(spec)
-    parameters: dict[str, object] = {"limit_kw": limit_kw, "horizon_years": horizon_years, "threshold_kw": threshold_kw}
+    parameters: dict[str, object] = {
+        "limit_kw": limit_kw,
+        "horizon_years": horizon_years,
+        "threshold_kw": threshold_kw,
+        "holidays": holidays,
+        "timezone": timezone,
+    }
     with _refusals():  # everything checked before any step runs: exit 2, one line, nothing stored
         uri = _checked_run(backend, data, output_dir, parameters, _tracking_uri(tracking_uri), dry_run)
         source = data or _builtin_data()

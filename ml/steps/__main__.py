@@ -33,6 +33,23 @@ PipelineRun = Annotated[
 ]
 
 
+Holidays = Annotated[
+    str,
+    typer.Option("--holidays", help="Public holidays counted as Sundays: country or region ('DE', 'DE-BY'), or none."),
+]
+Timezone = Annotated[
+    str,
+    typer.Option(
+        "--timezone", help="The data's and the load's local time ('Europe/Berlin'); none: naive stamps as they are."
+    ),
+]
+
+
+def _none(value: str) -> str | None:
+    """'none' (or empty) on the command line, as pipeline parameters cannot be null, means None."""
+    return None if value.strip().lower() in ("", "none") else value.strip()
+
+
 def failure_file() -> Path:
     """SageMaker shows the text of this file as the job's FailureReason (override for tests)."""
     return Path(os.environ.get("GRIDCAST_FAILURE_FILE", "/opt/ml/output/failure"))
@@ -96,6 +113,9 @@ def train_cmd(
     weekly_order: int = 2,
     yearly_order: int = 4,
     coverage: Annotated[float, typer.Option(min=0.5, max=0.99)] = 0.8,
+    structure: Annotated[str, typer.Option(help="auto, fourier or profile (day types through the year).")] = "auto",
+    holidays: Holidays = "none",
+    timezone: Timezone = "none",
     transformer_id: TransformerId = None,
     tracking_uri: TrackingUri = None,
     pipeline_run_id: PipelineRun = None,
@@ -104,8 +124,20 @@ def train_cmd(
     from ml.model import SeasonalTrendForecaster
     from ml.steps.train import train
 
+    estimator = SeasonalTrendForecaster(
+        daily_order,
+        weekly_order,
+        yearly_order,
+        coverage,
+        structure=structure,
+        holidays=_none(holidays),
+        timezone=_none(timezone),
+    )
+    try:
+        estimator.check_params()  # a typo in --holidays or --timezone is refused before anything is stored
+    except ValueError as exc:
+        _fail(str(exc), EXIT_BAD_INPUT)
     _configure(tracking_uri)
-    estimator = SeasonalTrendForecaster(daily_order, weekly_order, yearly_order, coverage)
     candidate = _run(train, data, model_out, estimator, pipeline_run_id, transformer_id=transformer_id or None)
     typer.echo(f"registered {candidate.model_uri}: test RMSE {candidate.scores['rmse']:.3f} kW")
 
@@ -151,6 +183,7 @@ def predict_cmd(
     limit_kw: Annotated[float, typer.Option("--limit-kw", min=0.001, help="Transformer limit in kW.")] = 85.0,
     horizon_years: Annotated[float, typer.Option("--horizon-years", min=0.01, max=30)] = 5.0,
     decision: Annotated[Path | None, typer.Option("--decision", help="The promote step's output folder.")] = None,
+    timezone: Timezone = "none",
     transformer_id: TransformerId = None,
     tracking_uri: TrackingUri = None,
     pipeline_run_id: PipelineRun = None,
@@ -160,7 +193,9 @@ def predict_cmd(
 
     _check_options(limit_kw=limit_kw, horizon_years=horizon_years)
     _configure(tracking_uri)
-    report = _run(predict, data, out, limit_kw, horizon_years, decision, pipeline_run_id, transformer_id or None)
+    report = _run(
+        predict, data, out, limit_kw, horizon_years, decision, pipeline_run_id, transformer_id or None, _none(timezone)
+    )
     typer.echo(f"first overload: {report['first_overload_at'] or 'none within the horizon'}; outputs in {out}")
 
 

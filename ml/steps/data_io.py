@@ -23,8 +23,12 @@ def read_raw(path: Path) -> pd.DataFrame:
         raise DataValidationError(f"{path}: not a readable CSV file ({exc}).") from None
 
 
-def load_series(path: Path, policy: DataPolicy | None = None) -> tuple[pd.Series, DataQuality]:
-    return validate_load(read_raw(path), str(path), policy)
+def load_series(
+    path: Path, policy: DataPolicy | None = None, timezone: str | None = None
+) -> tuple[pd.Series, DataQuality]:
+    """The validated hourly series; with a ``timezone``, wall-clock stamps are read as that zone's and
+    returned in UTC (stamps with an offset always are)."""
+    return validate_load(read_raw(path), str(path), policy, timezone)
 
 
 def sha256(path: Path) -> str:

@@ -10,8 +10,9 @@ from pathlib import Path
 import matplotlib.pyplot as plt
 import mlflow
 import pandas as pd
+from matplotlib.figure import Figure
 
-from ml.chart import forecast_figure
+from ml.chart import forecast_figure, typical_day_figure
 from ml.evaluate import forecast_index
 from ml.model import SeasonalTrendForecaster
 from ml.overload import OverloadReport, analyse_overload
@@ -25,7 +26,7 @@ from ml.uncertainty import simulate_overload
 
 DEFAULT_LIMIT_KW = 85.0
 DEFAULT_HORIZON_YEARS = 5.0
-RESULT_FILES = ("predictions.csv", "forecast.png", "overload_report.json")  # the report is renamed last
+RESULT_FILES = ("predictions.csv", "forecast.png", "typical_day.png", "overload_report.json")  # report last
 
 
 class NoChampionError(RuntimeError):
@@ -40,6 +41,7 @@ def predict(
     decision_dir: Path | None = None,
     pipeline_run_id: str | None = None,
     transformer_id: str | None = None,
+    timezone: str | None = None,
 ) -> dict[str, object]:
     transformer = transformer_id_for(data, transformer_id)
     name = model_name(transformer)
@@ -49,7 +51,7 @@ def predict(
             f"{decision_dir}: the promote decision is for transformer {decision.transformer_id!r}, "
             f"but this data is transformer {transformer!r}"
         )
-    series, quality = load_series(data)
+    series, quality = load_series(data, timezone=timezone)
     digest = sha256(data)
     with step_run("predict", pipeline_run_id, transformer, finishes_pipeline=True) as run:
         record_data(data, digest, series, quality)
@@ -76,8 +78,13 @@ def predict(
                 "since_last_run": changes,
             }
         )
-        figure = forecast_figure(series, forecast, overload, model.level_shifts_, subject=f"transformer {transformer}")
-        write_outputs(out, run.info.run_id, forecast, report, figure)
+        figures = {
+            "forecast.png": forecast_figure(
+                series, forecast, overload, model.level_shifts_, subject=f"transformer {transformer}"
+            ),
+            "typical_day.png": typical_day_figure(model, series),
+        }
+        write_outputs(out, run.info.run_id, forecast, report, figures)
         mlflow.log_params({"limit_kw": limit_kw, "horizon_years": horizon_years, "model_version": version})
         mlflow.set_tags({"model_name": name, "model_version": version, TRANSFORMER_TAG: transformer})
         mlflow.log_metrics(
@@ -109,7 +116,9 @@ def _pinned_version(name: str, transformer: str, decision: Decision | None) -> s
     )
 
 
-def write_outputs(out: Path, run_id: str, forecast: pd.DataFrame, report: dict, figure: object) -> list[Path]:
+def write_outputs(
+    out: Path, run_id: str, forecast: pd.DataFrame, report: dict, figures: dict[str, Figure]
+) -> list[Path]:
     """Write every file under a temporary name first, then rename them into place, the report last.
 
     A crash, a kill or a full disk while writing leaves the previous files untouched (and never a
@@ -119,7 +128,8 @@ def write_outputs(out: Path, run_id: str, forecast: pd.DataFrame, report: dict, 
     staging.mkdir(parents=True, exist_ok=True)
     try:
         forecast.to_csv(staging / "predictions.csv", index=False, float_format="%.3f", date_format="%Y-%m-%d %H:%M")
-        figure.savefig(staging / "forecast.png")  # type: ignore[attr-defined]
+        for file_name, figure in figures.items():
+            figure.savefig(staging / file_name)
         (staging / "overload_report.json").write_text(json.dumps(report, indent=2) + "\n")
         for name in RESULT_FILES:
             with (staging / name).open("rb") as handle:
@@ -127,7 +137,8 @@ def write_outputs(out: Path, run_id: str, forecast: pd.DataFrame, report: dict, 
         for name in RESULT_FILES:
             os.replace(staging / name, out / name)
     finally:
-        plt.close(figure)  # type: ignore[arg-type]
+        for figure in figures.values():
+            plt.close(figure)
         shutil.rmtree(staging, ignore_errors=True)
     return [out / name for name in RESULT_FILES]
 
@@ -136,7 +147,13 @@ def model_findings(model: SeasonalTrendForecaster, horizon: pd.DatetimeIndex, li
     """What the model decided on its own: growth shape (and what the other shape would say), steps, faults."""
     runner_up_over = model.predict_runner_up(horizon) > limit_kw
     runner_up_first = horizon[runner_up_over][0].isoformat() if runner_up_over.any() else None
+    zone = getattr(model, "timezone", None)
     return {
+        "structure": getattr(model, "structure_", "fourier"),
+        "structure_selection": getattr(model, "structure_selection_", {}),
+        "holidays": getattr(model, "holidays", None),
+        "timezone": zone,
+        "timestamps": "UTC" if zone else "as in the data (no time zone given)",
         "trend": model.trend_,
         "trend_selection": model.trend_selection_ | {"runner_up_first_overload_at": runner_up_first},
         "growth_pct_per_year": round(model.growth_pct_per_year_, 3),

@@ -135,7 +135,7 @@ def promote(
             f"but this data is transformer {transformer!r}"
         )
     name = candidate.model_name
-    series, quality = load_series(data)
+    series, quality = load_series(data, timezone=candidate.timezone)
     with step_run("promote", pipeline_run_id, transformer):
         record_data(data, sha256(data), series, quality)
         check_lineage(name, candidate.version, transformer)

@@ -42,6 +42,8 @@ class Candidate:
     data_sha256: str
     transformer_id: str
     model_name: str
+    timezone: str | None = None
+    """The clock the data were read in, so promote reads the same file the same way."""
 
     def write(self, directory: Path) -> Path:
         directory.mkdir(parents=True, exist_ok=True)
@@ -72,6 +74,10 @@ def log_model_choices(model: SeasonalTrendForecaster) -> None:
             "trend_rule": str(selection["rule"]),
             "trend_runner_up": model.runner_up_trend_,
             "level_shifts": json.dumps(model.level_shifts_),
+            "structure": model.structure_,
+            "structure_rule": str(model.structure_selection_["rule"]),
+            "holidays": str(model.holidays),
+            "timezone": str(model.timezone),
         }
     )
     mlflow.log_metrics(
@@ -96,7 +102,7 @@ def train(
 ) -> Candidate:
     transformer = transformer_id_for(data, transformer_id)
     name = model_name(transformer)
-    series, quality = load_series(data, policy)
+    series, quality = load_series(data, policy, estimator.timezone)
     digest = sha256(data)
     with step_run("train", pipeline_run_id, transformer) as run:
         record_data(data, digest, series, quality)
@@ -126,6 +132,7 @@ def train(
             data_sha256=digest,
             transformer_id=transformer,
             model_name=name,
+            timezone=estimator.timezone,
         )
         mlflow.set_tags({"model_name": name, "model_version": candidate.version, TRANSFORMER_TAG: transformer})
         candidate.write(model_out)

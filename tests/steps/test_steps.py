@@ -155,7 +155,12 @@ def test_predict_writes_the_three_outputs_and_logs_them(state: Path, synthetic_c
     assert run.data.metrics["max_predicted_kw"] == pytest.approx(written["max_predicted_kw"])
     assert run.data.metrics["overload_event_count"] == written["overload_hours"]
     artifacts = {a.path for a in MlflowClient().list_artifacts(written["run_id"], "outputs")}
-    assert artifacts == {"outputs/predictions.csv", "outputs/overload_report.json", "outputs/forecast.png"}
+    assert artifacts == {
+        "outputs/predictions.csv",
+        "outputs/overload_report.json",
+        "outputs/forecast.png",
+        "outputs/typical_day.png",
+    }
 
 
 def test_predict_without_a_champion_says_why(state: Path, synthetic_csv: Path, tmp_path: Path) -> None:
