@@ -14,7 +14,7 @@ import pytest
 from ml.loadprofiles import ProfileTruth
 from ml.model import SeasonalTrendForecaster
 from ml.steps import EXIT_BAD_INPUT
-from ml.steps.model_io import load_registered
+from ml.steps.model_store import load_version
 from ml.steps.predict import predict
 from ml.steps.promote import promote
 from ml.steps.train import train
@@ -43,11 +43,11 @@ def local_csv(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def test_local_time_profile_load_is_trained_promoted_and_forecast(state: Path, local_csv: Path, tmp_path: Path) -> None:
     estimator = SeasonalTrendForecaster(holidays="DE-BY", timezone=ZONE)
     candidate = train(local_csv, tmp_path / "m", estimator)
-    decision = promote(local_csv, tmp_path / "m", tmp_path / "d", threshold_kw=20.0)
+    decision = promote(local_csv, tmp_path / "m", tmp_path / "d")  # the default, scale-free gate
     assert decision.promoted, decision.reason
     report = predict(local_csv, tmp_path / "out", limit_kw=270.0, decision_dir=tmp_path / "d", timezone=ZONE)
 
-    model = load_registered(candidate.model_uri)
+    model = load_version(candidate.model_name, candidate.version)
     assert model.structure_ == "profile" and model.holidays == "DE-BY" and model.timezone == ZONE
     assert report["structure"] == "profile" and report["timestamps"] == "UTC"
     assert report["first_overload_at"] is not None and report["expected_overload_hours"] > 0
