@@ -33,6 +33,7 @@ PARAM_BOUNDS: dict[str, tuple[float, float]] = {
     "weekly_order": (0, 84),
     "yearly_order": (0, 60),
     "coverage": (0.5, 0.99),
+    "profile_yearly_order": (0, 12),
 }
 PROBE_HOURS = 24 * 14  # a fortnight after the history: enough to catch a model that cannot forecast
 
@@ -132,9 +133,13 @@ def _build(directory: Path, params: object) -> SeasonalTrendForecaster:
             if isinstance(value, bool) or not isinstance(value, int | float) or not low <= value <= high:
                 raise ModelFormatError(f"{directory}: parameter {name}={value!r} is outside [{low}, {high}]")
     try:
-        return SeasonalTrendForecaster(**params)
+        model = SeasonalTrendForecaster(**params)
+        model.check_params()  # the estimator's own checks: trend, structure, holiday calendar, time zone
     except TypeError as exc:
         raise ModelFormatError(f"{directory}: parameters this version does not know ({exc})") from None
+    except ValueError as exc:
+        raise ModelFormatError(f"{directory}: {exc}") from None
+    return model
 
 
 def _check_value(directory: Path, name: str, value: object) -> None:

@@ -85,6 +85,8 @@ def _tamper_array(folder: Path, name: str, value: np.ndarray, allow_pickle: bool
         (lambda s: s["params"].update(daily_order=10**6), r"parameter daily_order=1000000 is outside \[0, 12\]"),
         (lambda s: s["params"].update(yearly_order="4"), r"parameter yearly_order='4' is outside"),
         (lambda s: s["params"].update(loader="os.system"), "parameters this version does not know"),
+        (lambda s: s["params"].update(timezone="Mars/Olympus"), "timezone='Mars/Olympus' is not a known IANA"),
+        (lambda s: s["params"].update(profile_yearly_order=500), r"profile_yearly_order=500 is outside \[0, 12\]"),
         (lambda s: s["attributes"].update(sigma_=float("nan")), "sigma_ is nan; a fitted model holds finite numbers"),
         (lambda s: s["attributes"].update(sigma_=0.0), r"residual spread sigma_=0.0 must be a positive number"),
         (lambda s: s["attributes"].update(fitted_until_="not a date"), "do not form a working model"),
