@@ -24,7 +24,7 @@ def test_runner_refuses_a_file_of_several_transformers_before_anything_runs(tmp_
 
     result = run_runner("--data", str(mixed))
 
-    assert result.returncode == 1
+    assert result.returncode == 2  # refused before anything runs, like every option
     assert f"error: {mixed}: column 'transformer_id' names 2 transformers (A, B)" in result.stderr
     assert "Traceback" not in result.stderr
     assert not (tmp_path / ".gridcast").exists()

@@ -34,6 +34,7 @@ def test_builtin_run_twice_makes_v2_scored_against_v1(tmp_path: Path, run_runner
         "predictions.csv",
         "overload_report.json",
         "forecast.png",
+        "typical_day.png",
         "gridcast_run.json",  # which run the files are from
         ".gridcast.lock",  # held by a run while it uses the folder
     }
