@@ -95,3 +95,15 @@ def runs_of(client: MlflowClient, pipeline_run_id: str) -> list:
     return client.search_runs(
         [experiment.experiment_id], filter_string=f"tags.`gridcast.pipeline_run_id` = '{pipeline_run_id}'"
     )
+
+
+def mounted_tmpfs(target: Path, size: str) -> Iterator[Path]:
+    """A tmpfs of ``size`` at ``target`` (root only; skipped where it cannot be mounted), unmounted after."""
+    target.mkdir()
+    if os.geteuid() != 0:
+        pytest.skip("mounting a tmpfs needs root")
+    mounted = subprocess.run(["mount", "-t", "tmpfs", "-o", f"size={size}", "tmpfs", str(target)], capture_output=True)
+    if mounted.returncode != 0:
+        pytest.skip(f"cannot mount a tmpfs here: {mounted.stderr.decode().strip()}")
+    yield target
+    subprocess.run(["umount", "-l", str(target)], check=False)

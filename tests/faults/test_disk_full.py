@@ -15,7 +15,7 @@ import pytest
 
 from runners import outputs
 from tests.conftest import RUNNER
-from tests.faults.conftest import Start, wait_for_log
+from tests.faults.conftest import Start, mounted_tmpfs, wait_for_log
 
 
 def results(folder: Path, text: str) -> list[Path]:
@@ -87,15 +87,7 @@ def test_two_runs_on_one_output_dir_do_not_interleave(tmp_path: Path, start_runn
 
 @pytest.fixture
 def small_state_disk(tmp_path: Path) -> Iterator[Path]:
-    target = tmp_path / "state"
-    target.mkdir()
-    if os.geteuid() != 0:
-        pytest.skip("mounting a tmpfs needs root")
-    mounted = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=80m", "tmpfs", str(target)], capture_output=True)
-    if mounted.returncode != 0:
-        pytest.skip(f"cannot mount a tmpfs here: {mounted.stderr.decode().strip()}")
-    yield target
-    subprocess.run(["umount", "-l", str(target)], check=False)
+    yield from mounted_tmpfs(tmp_path / "state", "80m")
 
 
 @pytest.mark.slow

@@ -7,11 +7,13 @@ import os
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 from tests.conftest import Run
+from tests.faults.conftest import mounted_tmpfs
 
 
 def refused(result: subprocess.CompletedProcess[str], tmp_path: Path) -> str:
@@ -70,17 +72,8 @@ def test_password_in_a_refused_uri_is_not_printed(tmp_path: Path, run_runner: Ru
 
 
 @pytest.fixture
-def tiny_mount(tmp_path: Path) -> Path:
-    """A 1 MiB tmpfs (root only); skipped where it cannot be mounted."""
-    target = tmp_path / "tiny"
-    target.mkdir()
-    if os.geteuid() != 0:
-        pytest.skip("mounting a tiny tmpfs needs root")
-    mounted = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=1m", "tmpfs", str(target)], capture_output=True)
-    if mounted.returncode != 0:
-        pytest.skip(f"cannot mount a tmpfs here: {mounted.stderr.decode().strip()}")
-    yield target
-    subprocess.run(["umount", "-l", str(target)], check=False)
+def tiny_mount(tmp_path: Path) -> Iterator[Path]:
+    yield from mounted_tmpfs(tmp_path / "tiny", "1m")
 
 
 def test_output_dir_on_a_full_disk_is_refused(tmp_path: Path, run_runner: Run, tiny_mount: Path) -> None:
