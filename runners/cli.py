@@ -130,6 +130,7 @@ def run(
         return
     pipeline = load_spec(spec)
     parameters = {"limit_kw": limit_kw, "horizon_years": horizon_years, "threshold_kw": threshold_kw}
+    created = not output_dir.exists()
     with _refusals():  # everything checked before any step runs: exit 2, one line, nothing stored
         uri = _checked_run(backend, data, output_dir, parameters, _tracking_uri(tracking_uri), dry_run)
         lock = None if dry_run else outputs.hold(output_dir)
@@ -147,7 +148,11 @@ def run(
         if dry_run:
             console.print(runner.describe(pipeline, request), markup=False, soft_wrap=True)
             return
-        _execute(runner, pipeline, request, detach, lock)
+        try:
+            _execute(runner, pipeline, request, detach, lock)
+        finally:
+            if lock is not None:
+                outputs.let_go(output_dir, lock, created)
 
 
 def _checked_run(
@@ -160,11 +165,11 @@ def _checked_run(
     check_scheme(uri)
     if dry_run:
         return uri
-    horizon = parameters.get("horizon_years") or 5.0
-    outputs.check_output_dir(output_dir, outputs.needed_output_bytes(horizon))
     if backend is Backend.local:  # the steps run here: their store must answer from here
         outputs.check_room(state_dir(), outputs.STATE_FREE_BYTES, "state folder")
         check_reachable(uri)
+    horizon = parameters.get("horizon_years") or 5.0
+    outputs.check_output_dir(output_dir, outputs.needed_output_bytes(horizon))  # last: it may create the folder
     return uri
 
 
@@ -269,7 +274,7 @@ def _offer_stop(runner: Runner, handle: RunHandle) -> None:
     if stop:
         try:
             runner.stop(handle)
-            err.print(f"stopped run {handle.run_id}; nothing it left half-done is marked as done")
+            err.print(f"stop requested for {handle.run_id}")
         except NotImplementedError as exc:
             err.print(str(exc))
         return
