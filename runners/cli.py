@@ -195,8 +195,9 @@ def _backend_errors() -> Iterator[None]:
 def _execute(runner: Runner, pipeline: object, request: RunRequest, detach: bool, lock: IO[str] | None = None) -> None:
     source = "built-in synthetic data" if request.data.is_relative_to(state_dir()) else str(request.data)
     console.print(f"[bold]gridcast[/] · backend [bold]{runner.name}[/] · data {source}")
-    handle = runner.submit(pipeline, request)  # type: ignore[arg-type]
-    _save_handle(handle)
+    with _state_disk():
+        handle = runner.submit(pipeline, request)  # type: ignore[arg-type]
+        _save_handle(handle)
     console.print(f"  run {handle.run_id}")
     if lock is not None:
         lock.write(f"run {handle.run_id}\n")
@@ -205,14 +206,11 @@ def _execute(runner: Runner, pipeline: object, request: RunRequest, detach: bool
         console.print(f"submitted; follow it with: runner status --backend {runner.name} {handle.run_id}")
         return
     try:
-        result = runner.wait(handle, _show)
+        with _state_disk():
+            result = runner.wait(handle, _show)
     except KeyboardInterrupt:
         _offer_stop(runner, handle)
         raise typer.Exit(130) from None
-    except OSError as exc:
-        if not outputs.no_space(exc):
-            raise
-        raise _fail(f"no space left on device in the state folder {state_dir()}: {FREE_SPACE}") from None
     failed = result.failed_step()
     if failed is not None:
         err.print(f"[red]step {failed.step} failed[/]: {escape(failed.message)}")
@@ -226,6 +224,17 @@ def _execute(runner: Runner, pipeline: object, request: RunRequest, detach: bool
         why = f": {result.message}" if result.message else ""
         raise _fail(f"run {handle.run_id} ended {result.status.value}{why}")
     print_summary(console, request.output_dir, _deliver(runner, handle, request.output_dir))
+
+
+@contextmanager
+def _state_disk() -> Iterator[None]:
+    """The state folder's disk filling up is one line, not a traceback or a bare exit code."""
+    try:
+        yield
+    except OSError as exc:
+        if not outputs.no_space(exc):
+            raise
+        raise _fail(f"no space left on device in the state folder {state_dir()}: {FREE_SPACE}") from None
 
 
 def _deliver(runner: Runner, handle: RunHandle, output_dir: Path) -> list[Path]:
