@@ -150,6 +150,7 @@ def run(
         "holidays": holidays,
         "timezone": timezone,
     }
+    created = not output_dir.exists()
     with _refusals():  # everything checked before any step runs: exit 2, one line, nothing stored
         uri = _checked_run(backend, data, output_dir, parameters, _tracking_uri(tracking_uri), dry_run)
         source = data or _builtin_data()
@@ -169,7 +170,11 @@ def run(
         if dry_run:
             console.print(runner.describe(pipeline, request), markup=False, soft_wrap=True)
             return
-        _execute(runner, pipeline, request, detach, lock)
+        try:
+            _execute(runner, pipeline, request, detach, lock)
+        finally:
+            if lock is not None:
+                outputs.let_go(output_dir, lock, created)
 
 
 def _checked_run(
@@ -182,11 +187,11 @@ def _checked_run(
     check_scheme(uri)
     if dry_run:
         return uri
-    horizon = parameters.get("horizon_years") or 5.0
-    outputs.check_output_dir(output_dir, outputs.needed_output_bytes(horizon))
     if backend is Backend.local:  # the steps run here: their store must answer from here
         outputs.check_room(state_dir(), outputs.STATE_FREE_BYTES, "state folder")
         check_reachable(uri)
+    horizon = parameters.get("horizon_years") or 5.0
+    outputs.check_output_dir(output_dir, outputs.needed_output_bytes(horizon))  # last: it may create the folder
     return uri
 
 
@@ -214,8 +219,9 @@ def _execute(runner: Runner, pipeline: object, request: RunRequest, detach: bool
     transformer = request.parameters.get("transformer_id")
     about = f" · transformer [bold]{escape(str(transformer))}[/]" if transformer else ""
     console.print(f"[bold]gridcast[/] · backend [bold]{runner.name}[/]{about} · data {source}")
-    handle = runner.submit(pipeline, request)  # type: ignore[arg-type]
-    _save_handle(handle)
+    with _state_disk():
+        handle = runner.submit(pipeline, request)  # type: ignore[arg-type]
+        _save_handle(handle)
     console.print(f"  run {handle.run_id}")
     if lock is not None:
         lock.write(f"run {handle.run_id}\n")
@@ -224,14 +230,11 @@ def _execute(runner: Runner, pipeline: object, request: RunRequest, detach: bool
         console.print(f"submitted; follow it with: runner status --backend {runner.name} {handle.run_id}")
         return
     try:
-        result = runner.wait(handle, _show)
+        with _state_disk():
+            result = runner.wait(handle, _show)
     except KeyboardInterrupt:
         _offer_stop(runner, handle)
         raise typer.Exit(130) from None
-    except OSError as exc:
-        if not outputs.no_space(exc):
-            raise
-        raise _fail(f"no space left on device in the state folder {state_dir()}: {FREE_SPACE}") from None
     failed = result.failed_step()
     if failed is not None:
         err.print(f"[red]step {failed.step} failed[/]: {escape(failed.message)}")
@@ -245,6 +248,17 @@ def _execute(runner: Runner, pipeline: object, request: RunRequest, detach: bool
         why = f": {result.message}" if result.message else ""
         raise _fail(f"run {handle.run_id} ended {result.status.value}{why}")
     print_summary(console, request.output_dir, _deliver(runner, handle, request.output_dir))
+
+
+@contextmanager
+def _state_disk() -> Iterator[None]:
+    """The state folder's disk filling up is one line, not a traceback or a bare exit code."""
+    try:
+        yield
+    except OSError as exc:
+        if not outputs.no_space(exc):
+            raise
+        raise _fail(f"no space left on device in the state folder {state_dir()}: {FREE_SPACE}") from None
 
 
 def _deliver(runner: Runner, handle: RunHandle, output_dir: Path) -> list[Path]:
@@ -293,7 +307,7 @@ def _offer_stop(runner: Runner, handle: RunHandle) -> None:
     if stop:
         try:
             runner.stop(handle)
-            err.print(f"stopped run {handle.run_id}; nothing it left half-done is marked as done")
+            err.print(f"stop requested for {handle.run_id}")
         except NotImplementedError as exc:
             err.print(str(exc))
         return

@@ -1,8 +1,9 @@
 """The output folder: checked before a run, held by one run at a time, switched to new results at once.
 
 - Before any step runs, the folder must be a folder (or creatable), writable, and have room.
-- A run holds ``.gridcast.lock`` in it (``flock``, released by the kernel however the run ends), so a
-  second run with the same ``--output-dir`` is refused instead of interleaving its files.
+- A run holds ``.gridcast.lock`` in it (``flock``, released by the kernel however the run ends; the
+  file is removed when the run lets go), so a second run with the same ``--output-dir`` is refused
+  instead of interleaving its files.
 - Results are copied in under temporary names first; only when every file is complete do they
   replace the old ones, and ``gridcast_run.json`` (which run the files are from) is written last.
   A full disk or a kill before that leaves the previous run's files as they were, and the manifest
@@ -16,6 +17,7 @@ import fcntl
 import json
 import os
 import shutil
+from contextlib import suppress
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import IO
@@ -59,29 +61,53 @@ def check_output_dir(folder: Path, needed: int) -> None:
     """A folder we can create files in, with room for the results: checked before any step runs."""
     if folder.exists() and not folder.is_dir():
         raise OutputDirError(f"--output-dir {folder}: is a file, not a folder")
+    created = not folder.exists()
     try:
         folder.mkdir(parents=True, exist_ok=True)
         probe = folder / f".gridcast-write-test-{os.getpid()}"
         probe.write_bytes(b"")
         probe.unlink()
+        check_room(folder, needed, "--output-dir")
     except OSError as exc:
         reason = "no space left on its disk" if no_space(exc) else (exc.strerror or str(exc))
         raise OutputDirError(f"--output-dir {folder}: cannot write there ({reason})") from None
-    check_room(folder, needed, "--output-dir")
+    except OutputDirError:
+        if created:
+            with suppress(OSError):
+                folder.rmdir()
+        raise
+
+
+def let_go(folder: Path, handle: IO[str], created: bool) -> None:
+    """End this run's hold (the lock file goes, while still locked); a folder this run created and left
+    empty (it failed) is removed again."""
+    with suppress(OSError):
+        (folder / LOCK_FILE).unlink()
+        if created and not any(folder.iterdir()):
+            folder.rmdir()
+    handle.close()
 
 
 def hold(folder: Path) -> IO[str]:
     """Take the folder for this run; :class:`OutputDirError` if another run holds it. Keep the handle open."""
-    handle = (folder / LOCK_FILE).open("a+")
-    try:
-        fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
-    except BlockingIOError:
-        handle.seek(0)
-        holder = handle.read().strip() or "another run"
+    path = folder / LOCK_FILE
+    while True:
+        handle = path.open("a+")
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            handle.seek(0)
+            holder = handle.read().strip() or "another run"
+            handle.close()
+            raise OutputDirError(
+                f"--output-dir {folder}: in use by {holder}; wait for it or choose another --output-dir"
+            ) from None
+        try:  # the holder before us removes the file when it lets go: ours must still be the one at the path
+            if os.stat(path).st_ino == os.fstat(handle.fileno()).st_ino:
+                break
+        except FileNotFoundError:
+            pass
         handle.close()
-        raise OutputDirError(
-            f"--output-dir {folder}: in use by {holder}; wait for it or choose another --output-dir"
-        ) from None
     handle.seek(0)
     handle.truncate()
     handle.write(f"run started {datetime.now(UTC):%Y-%m-%d %H:%M:%S} UTC by pid {os.getpid()}\n")

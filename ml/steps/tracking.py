@@ -64,9 +64,30 @@ def _open_sqlite_store(database: Path) -> None:
     database.parent.mkdir(parents=True, exist_ok=True)
     with database.with_name(database.name + ".lock").open("w") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)
+        if not database.exists():
+            _create_sqlite_store(database)
         client = MlflowClient()  # the first call on each store creates or checks its schema
         client.search_experiments(max_results=1)
         client.search_registered_models(max_results=1)
+
+
+def _create_sqlite_store(database: Path) -> None:
+    """Build a new store's schema under a scratch name and rename it into place when complete.
+
+    MLflow's migrations run one by one; a kill or a full disk half-way would leave a store every later
+    run fails on ("table _alembic_tmp_tags already exists"). Scratch files of such a death are removed.
+    """
+    for stale in database.parent.glob(f".{database.name}.*.creating*"):
+        stale.unlink(missing_ok=True)  # we hold the lock: whoever made them is gone
+    scratch = database.with_name(f".{database.name}.{os.getpid()}.creating")
+    try:
+        uri = f"sqlite:///{scratch}"
+        client = MlflowClient(tracking_uri=uri, registry_uri=uri)
+        client.search_experiments(max_results=1)
+        client.search_registered_models(max_results=1)
+        os.replace(scratch, database)
+    finally:
+        scratch.unlink(missing_ok=True)
 
 
 def experiment_id() -> str:

@@ -81,11 +81,8 @@ class Supervisor:
         try:
             return self._run_plan()
         except Exception as exc:
-            why = (
-                f"no space left on device ({getattr(exc, 'filename', None) or self.run_dir})"
-                if _no_space(exc)
-                else repr(exc)
-            )
+            where = getattr(exc, "filename", None) or self.run_dir
+            why = f"no space left on device ({where})" if _no_space(exc) else repr(exc)
             with self.lock:
                 self.status.message = f"the supervisor could not go on: {why}"
                 for entry in self.status.steps:

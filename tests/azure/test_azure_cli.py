@@ -77,7 +77,7 @@ def test_a_run_prints_steps_then_the_same_summary_as_local(
     assert result.exit_code == 0, result.output
     assert re.search(r"running  train\n.*succeeded  train\n", result.stdout)
     assert "succeeded  predict" in result.stdout
-    assert sorted(p.name for p in out.iterdir()) == sorted(result_files)
+    assert sorted(p.name for p in out.iterdir()) == sorted([*result_files, "gridcast_run.json"])
 
     expected = io.StringIO()
     print_summary(Console(file=expected, width=200, highlight=False), out, [out / name for name in result_files])

@@ -118,3 +118,27 @@ def test_state_disk_filling_up_during_a_run_is_one_clear_line(
     assert again.returncode == 0, again.stderr
     runs = sorted((small_state_disk / "runs").iterdir(), key=lambda p: p.stat().st_mtime)
     assert json.loads((runs[0] / "status.json").read_text())["state"] in ("failed", "killed")
+
+
+def test_a_store_whose_creation_dies_half_way_leaves_nothing_behind(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Migrations cut short (full disk, kill) must not leave a store every later run fails on."""
+    from mlflow.tracking import MlflowClient
+
+    from ml.steps import tracking
+
+    database = tmp_path / "mlflow.db"
+    real = MlflowClient.search_registered_models
+
+    def full_disk(self: MlflowClient, *args: object, **kwargs: object) -> object:
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(MlflowClient, "search_registered_models", full_disk)
+    with pytest.raises(OSError):
+        tracking.configure(f"sqlite:///{database}")
+    assert not database.exists()
+
+    monkeypatch.setattr(MlflowClient, "search_registered_models", real)
+    tracking.configure(f"sqlite:///{database}")
+    assert database.exists() and not list(tmp_path.glob(".mlflow.db.*"))

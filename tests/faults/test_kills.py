@@ -164,7 +164,7 @@ def test_ctrl_c_yes_stops_the_steps_cleanly(tmp_path: Path, start_runner: Start)
 
     assert runner.returncode == 130
     assert f"stop run {run_dir.name} on local? [y/N]" in out
-    assert f"stopped run {run_dir.name}" in err
+    assert f"stop requested for {run_dir.name}" in err
     assert "Traceback" not in out + err
     assert status(run_dir)["steps"][0]["status"] == "stopped"
     assert_nothing_left_open(home, run_dir)
