@@ -182,16 +182,21 @@ def forecast_one(
     draws: int = FLEET_DRAWS,
     policy: DataPolicy | None = None,
     source: str | None = None,
+    model_params: Mapping[str, Any] | None = None,
 ) -> TransformerForecast:
-    """Validate, fit, forecast and simulate one transformer. Raises ValueError for unusable data."""
+    """Validate, fit, forecast and simulate one transformer. Raises ValueError for unusable data.
+
+    ``model_params`` are the estimator's options (e.g. ``holidays``, ``timezone``); with a ``timezone``
+    the raw table's wall-clock stamps are read in that zone, as the single-transformer steps do."""
     label = f"{source} [{transformer_id}]" if source else f"[{transformer_id}]"
+    params = dict(model_params or {})
     try:
-        series, quality = validate_load(raw, label, policy)
+        series, quality = validate_load(raw, label, policy, params.get("timezone"))
     except DataValidationError as exc:
         if "_line" in raw.columns:
             raise DataValidationError(_file_lines(str(exc), raw["_line"].to_numpy())) from None
         raise
-    model = SeasonalTrendForecaster().fit(series.index, series.to_numpy())
+    model = SeasonalTrendForecaster(**params).fit(series.index, series.to_numpy())
     horizon = forecast_index(series.index[-1], horizon_years)
     sampler = model.draw_sampler(horizon)  # the horizon's design, built once for point and draws
     point = sampler(model.coef_)[0]
@@ -236,12 +241,13 @@ def _guarded(
     horizon_years: float,
     draws: int,
     policy: DataPolicy | None,
+    model_params: Mapping[str, Any] | None = None,
 ) -> TransformerForecast | TransformerFailure:
     """One transformer in a worker: expected failures (bad data, no fit possible) become a record."""
     try:
         raw = load(source) if load is not None else source
         label = str(source) if load is not None else None
-        return forecast_one(transformer_id, raw, limit_kw, horizon_years, draws, policy, label)  # type: ignore[arg-type]
+        return forecast_one(transformer_id, raw, limit_kw, horizon_years, draws, policy, label, model_params)  # type: ignore[arg-type]
     except (ValueError, linalg.LinAlgError, np.linalg.LinAlgError) as exc:  # DataValidationError is a ValueError
         message = str(exc)
         return TransformerFailure(
@@ -279,16 +285,21 @@ def forecast_fleet(
     draws: int = FLEET_DRAWS,
     n_jobs: int | None = None,
     policy: DataPolicy | None = None,
+    model_params: Mapping[str, Any] | None = None,
 ) -> FleetResult:
     """Forecast every ``(transformer_id, source)``; ``source`` is a raw table, or whatever ``load``
     (a picklable, module-level function) turns into one inside the worker. ``limits`` must hold every id
-    (see :func:`resolve_limits`). Workers are processes with one BLAS thread each: on small matrices a
+    (see :func:`resolve_limits`); ``model_params`` are every transformer's estimator options (holidays,
+    timezone, structure). Workers are processes with one BLAS thread each: on small matrices a
     threaded BLAS only fights the other workers for the cores."""
     from joblib import Parallel, delayed, parallel_config
     from threadpoolctl import threadpool_limits
 
     jobs = min(n_jobs or default_jobs(), max(len(items), 1))
-    tasks = (delayed(_guarded)(tid, source, load, limits[tid], horizon_years, draws, policy) for tid, source in items)
+    tasks = (
+        delayed(_guarded)(tid, source, load, limits[tid], horizon_years, draws, policy, model_params)
+        for tid, source in items
+    )
     if jobs == 1:
         with threadpool_limits(1):
             results = [function(*args, **kwargs) for function, args, kwargs in tasks]

@@ -267,3 +267,24 @@ def test_the_daily_profile_follows_the_local_clock() -> None:
     local_error = np.mean(np.abs(local - actual))
     assert local.reshape(14, 24).mean(axis=0).argmax() == actual.reshape(14, 24).mean(axis=0).argmax()
     assert local_error < 0.5 * np.mean(np.abs(utc_clock - actual))
+
+
+def test_a_fleet_of_local_time_profile_loads_uses_the_calendar_and_the_clock() -> None:
+    """The fleet takes the same options: wall-clock exports with the autumn repeat are read, day types used."""
+    from ml.fleet import forecast_fleet
+
+    items = []
+    for i, case in enumerate(PROFILE_SUITE[:2]):
+        series = case.truth.history(seed=30 + i)
+        local = series.index.tz_localize("UTC").tz_convert(ZONE).tz_localize(None)
+        kw = series.to_numpy().round(3).astype(str)
+        raw = pd.DataFrame({"timestamp": local.strftime("%Y-%m-%d %H:%M"), "kw": kw})
+        items.append((f"T{i}", raw))
+    limits = {"T0": 260.0, "T1": 320.0}
+    plain = forecast_fleet(items, limits, draws=20, n_jobs=1)
+    assert len(plain.failures) == 2 and "pass --timezone" in plain.failures[0].error
+    result = forecast_fleet(items, limits, draws=20, n_jobs=1, model_params={"holidays": "DE", "timezone": ZONE})
+    assert not result.failures
+    models = unpack_models(pack_models(["T0", "T1"], [f.params for f in result.forecasts]))  # type: ignore[misc]
+    assert {m.structure_ for m in models.values()} == {"profile"}
+    assert all(m.timezone == ZONE for m in models.values())
