@@ -33,6 +33,9 @@ TRAINING_CHANNELS = "/opt/ml/input/data"
 TRAINING_MODEL = "/opt/ml/model"
 PROCESSING_INPUTS = "/opt/ml/processing/input"
 PROCESSING_OUTPUTS = "/opt/ml/processing/output"
+IMAGE_ENTRYPOINT = "/usr/local/bin/gridcast-entrypoint"
+"""``ContainerEntrypoint`` replaces the image's ENTRYPOINT, so name it: it hands SageMaker's root-owned
+output mounts to the job user and drops root before the step runs (docker/entrypoint.sh)."""
 
 
 class CompileError(BackendError, ValueError):
@@ -151,7 +154,7 @@ def _step(
             "AlgorithmSpecification": {
                 "TrainingImage": settings.image,
                 "TrainingInputMode": "File",
-                "ContainerEntrypoint": command[:1],
+                "ContainerEntrypoint": [IMAGE_ENTRYPOINT, *command[:1]],
                 "ContainerArguments": command[1:],
             },
             "RoleArn": settings.execution_role_arn,
@@ -199,7 +202,7 @@ def _step(
         "ProcessingResources": {"ClusterConfig": cluster},
         "AppSpecification": {
             "ImageUri": settings.image,
-            "ContainerEntrypoint": command[:1],
+            "ContainerEntrypoint": [IMAGE_ENTRYPOINT, *command[:1]],
             "ContainerArguments": command[1:],
         },
         "RoleArn": settings.execution_role_arn,

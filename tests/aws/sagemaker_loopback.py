@@ -46,7 +46,10 @@ from moto.sagemaker.exceptions import ResourceNotFound
 from moto.sagemaker.responses import SageMakerResponse
 from moto.sagemaker.utils import get_pipeline_execution_from_arn
 
+from runners.aws.compile import IMAGE_ENTRYPOINT
+
 OPT_ML = "/opt/ml"
+PROCESSING_OUTPUTS = "/opt/ml/processing/output"
 PROPERTY = re.compile(r"^(?P<name>[A-Za-z0-9]+)(?:\['(?P<key>[^']+)'\])?$")
 PASSED_ENV = ("PATH", "HOME", "LANG", "LC_ALL", "TZ", "TMPDIR")
 
@@ -230,7 +233,11 @@ class Container:
             "GRIDCAST_FAILURE_FILE": str(self.local(f"{OPT_ML}/output/failure")),
             "PYTHONWARNINGS": "ignore",
         }
-        command = [*spec["ContainerEntrypoint"], *spec.get("ContainerArguments", [])]
+        refused = self._unwritable_mounts(spec["ContainerEntrypoint"])
+        if refused is not None:
+            self._write_logs_text([refused])
+            return "Failed", f"AlgorithmError: {refused}, exit code: 1", {}
+        command = [*spec["ContainerEntrypoint"][1:], *spec.get("ContainerArguments", [])]
         command = [sys.executable if arg == "python" else str(self.local(arg)) for arg in command]
         log_path = self.root / "container.log"
         with log_path.open("w") as log:
@@ -249,6 +256,19 @@ class Container:
                 return "Failed", f"AlgorithmError: {message}, exit code: {process.returncode}", {}
             return "Failed", "AlgorithmError: See job logs for more information", {}
         return "Succeeded", "", self._upload_outputs(training)
+
+    def _unwritable_mounts(self, entrypoint: list[str]) -> str | None:
+        """SageMaker mounts the output folders root-owned at run time (aws/sagemaker-python-sdk#4764).
+
+        The image's entrypoint, started as root, hands them to the job user before dropping root
+        (proven with real root-owned mounts in tests/container). Played here, not run: the step runs
+        with the entrypoint left out, and a job that bypasses it fails the way it would on SageMaker,
+        as the image's user refused its first write (these tests may run as root, which no mode bit stops).
+        """
+        if entrypoint[:1] == [IMAGE_ENTRYPOINT]:
+            return None
+        folder = f"{OPT_ML}/model" if self.kind == "Training" else f"{PROCESSING_OUTPUTS}/..."
+        return f"PermissionError: [Errno 13] Permission denied: '{folder}' (root-owned SageMaker mount)"
 
     def _stage(self, uri: str, folder: Path) -> None:
         bucket, _, prefix = uri.removeprefix("s3://").partition("/")
@@ -281,6 +301,9 @@ class Container:
         return {"ProcessingOutputConfig": config}
 
     def _write_logs(self, log_path: Path) -> None:
+        self._write_logs_text(log_path.read_text(errors="replace").splitlines())
+
+    def _write_logs_text(self, lines: list[str]) -> None:
         logs = self.engine._client("logs")
         group = "/aws/sagemaker/TrainingJobs" if self.kind == "Training" else "/aws/sagemaker/ProcessingJobs"
         stream = f"{self.job}/algo-1-{int(time.time())}"
@@ -288,7 +311,7 @@ class Container:
             logs.create_log_group(logGroupName=group)
         logs.create_log_stream(logGroupName=group, logStreamName=stream)
         now = int(time.time() * 1000)
-        lines = log_path.read_text(errors="replace").splitlines() or ["(no output)"]
+        lines = lines or ["(no output)"]
         events = [{"timestamp": now, "message": line} for line in lines]
         logs.put_log_events(logGroupName=group, logStreamName=stream, logEvents=events)
 

@@ -19,7 +19,7 @@ import pytest
 from botocore.validate import ParamValidator
 from fake_stack import IMAGE, ROLE, TRACKING_SERVER, stack_outputs
 
-from runners.aws.compile import CompileError, compile_definition, result_uri, verdict_uris
+from runners.aws.compile import IMAGE_ENTRYPOINT, CompileError, compile_definition, result_uri, verdict_uris
 from runners.aws.settings import AwsSettings, load_settings
 from runners.spec import PipelineSpec, load_spec
 
@@ -97,12 +97,15 @@ def test_every_step_is_a_valid_sagemaker_job_request(spec: PipelineSpec, kms: st
 def test_steps_are_the_spec_commands_with_container_paths(spec: PipelineSpec) -> None:
     steps = resolved_steps(compile_definition(spec, settings()))
     train = steps["train"]["AlgorithmSpecification"]
-    assert [*train["ContainerEntrypoint"], *train["ContainerArguments"]] == spec.step("train").render(
+    # Every job starts in the image's entrypoint, which drops root after handing over SageMaker's mounts.
+    for job in (train, steps["promote"]["AppSpecification"], steps["predict"]["AppSpecification"]):
+        assert job["ContainerEntrypoint"][0] == IMAGE_ENTRYPOINT == "/usr/local/bin/gridcast-entrypoint"
+    assert [*train["ContainerEntrypoint"][1:], *train["ContainerArguments"]] == spec.step("train").render(
         {"data": "/opt/ml/input/data/data/data.csv"}, {"model": "/opt/ml/model"}, {}
     )
     values = spec.parameter_values()
     promote = steps["promote"]["AppSpecification"]
-    assert [*promote["ContainerEntrypoint"], *promote["ContainerArguments"]] == [
+    assert [*promote["ContainerEntrypoint"][1:], *promote["ContainerArguments"]] == [
         *spec.step("promote").render(
             {"data": "/opt/ml/processing/input/data/data.csv", "candidate": "/opt/ml/processing/input/candidate"},
             {"decision": "/opt/ml/processing/output/decision"},
@@ -111,7 +114,7 @@ def test_steps_are_the_spec_commands_with_container_paths(spec: PipelineSpec) ->
         *("--rejected-exit-code", "0"),  # a gate rejection must not fail the SageMaker job
     ]
     predict = steps["predict"]["AppSpecification"]
-    assert [*predict["ContainerEntrypoint"], *predict["ContainerArguments"]] == spec.step("predict").render(
+    assert [*predict["ContainerEntrypoint"][1:], *predict["ContainerArguments"]] == spec.step("predict").render(
         {"data": "/opt/ml/processing/input/data/data.csv", "decision": "/opt/ml/processing/input/decision"},
         {"predictions": "/opt/ml/processing/output/predictions"},
         values,

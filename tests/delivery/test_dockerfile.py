@@ -60,9 +60,16 @@ def test_builder_installs_only_the_locked_wheels_offline(stages: list[list[Instr
 
 def test_final_stage_runs_non_root_without_build_tools(stages: list[list[Instruction]]) -> None:
     final = stages[-1]
-    assert args_of(final, "USER") == ["${UID}:${UID}"]
+    # No USER: the entrypoint starts as root only to hand SageMaker's root-owned mounts to the job user,
+    # then drops to it (setpriv); engines that pick the user read the label.
+    assert args_of(final, "USER") == []
+    assert 'org.gridcast.job-user="${UID}:${UID}"' in args_of(final, "LABEL")
+    assert args_of(final, "ENTRYPOINT") == ['["/usr/local/bin/gridcast-entrypoint"]']
     assert "UID=10001" in args_of(final, "ARG")
-    assert args_of(final, "COPY") == ["--from=builder /opt/venv /opt/venv"]
+    assert args_of(final, "COPY") == [
+        "--from=builder /opt/venv /opt/venv",
+        "docker/entrypoint.sh /usr/local/bin/gridcast-entrypoint",
+    ]
     runs = " ".join(args_of(final, "RUN"))
     assert not re.search(r"apt-get|pip |gcc|build-essential|curl|wget", runs)
     assert 'chown -R "${UID}:${UID}" /opt/ml' in runs
@@ -96,8 +103,8 @@ def test_dockerignore_allows_only_what_the_build_copies(stages: list[list[Instru
     rules = [line for line in DOCKERIGNORE.read_text().splitlines() if line and not line.startswith("#")]
     assert rules[0] == "*"  # deny everything first: .git, .venv, .gridcast, infra, tests, stack files...
     allowed = {rule[1:].rstrip("/") for rule in rules if rule.startswith("!")}
-    assert allowed == {"pyproject.toml", "requirements/image.lock", "ml", "runners", ".wheelhouse"}
-    copied = {i.args.split()[0] for i in stages[1] if i.keyword == "COPY"}
+    assert allowed == {"pyproject.toml", "requirements/image.lock", "ml", "runners", ".wheelhouse", "docker/entrypoint.sh"}
+    copied = {i.args.split()[0] for stage in stages[1:] for i in stage if i.keyword == "COPY" and "--from" not in i.args}
     assert copied == allowed - {".wheelhouse"}  # the wheelhouse is bind-mounted, never copied into a layer
     assert {"**/__pycache__", "**/*.py[co]"} <= set(rules)
 
@@ -146,3 +153,18 @@ def test_readme_documents_each_backends_paths() -> None:
         "hyperparameters.json",
     ):
         assert fact in readme, fact
+
+
+def test_entrypoint_parses_and_leaves_a_non_root_caller_as_it_is() -> None:
+    """Started as a non-root user (local runs pass --user) it has nothing to hand over: it just runs the command."""
+    script = REPO / "docker/entrypoint.sh"
+    assert os.access(script, os.X_OK)
+    assert subprocess.run(["sh", "-n", str(script)], capture_output=True).returncode == 0
+    setpriv = shutil.which("setpriv")
+    if setpriv is None or os.geteuid() != 0:
+        pytest.skip("needs root and setpriv to start it as another user")
+    result = subprocess.run(
+        [setpriv, "--reuid=65534", "--regid=65534", "--clear-groups", "sh", str(script), "id", "-u"],
+        capture_output=True, text=True,
+    )  # fmt: skip
+    assert (result.returncode, result.stdout.strip()) == (0, "65534"), result.stderr
