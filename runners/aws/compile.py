@@ -128,9 +128,9 @@ def _step(
 ) -> dict[str, Any]:
     kind = kinds[step.name]
     resources = step.resources.get("aws", {})
-    instance_type = resources.get("instance_type")
+    instance_type = settings.compute_target or resources.get("instance_type")  # the stack's size wins
     if not instance_type:
-        raise CompileError(f"step {step.name!r} has no resources.aws.instance_type")
+        raise CompileError(f"step {step.name!r} has no resources.aws.instance_type and the stack no compute_target")
     cluster: dict[str, Any] = {
         "InstanceType": instance_type,
         "InstanceCount": int(resources.get("instance_count", 1)),

@@ -11,7 +11,9 @@ What is a TEST DOUBLE, because nothing here can run SageMaker (no containers, no
   :func:`install` adds those two operations to moto's SageMaker handler (served from this
   engine's step table) and hooks StartPipelineExecution so the engine runs the execution.
   It also makes DescribePipeline of a missing pipeline fail with ``ResourceNotFound``, the error
-  the SageMaker API defines (moto 5.2 answers ``ValidationException`` instead).
+  the SageMaker API defines (moto 5.2 answers ``ValidationException`` instead), and adds
+  DescribeMlflowTrackingServer (moto 5.2 has no MLflow tracking servers), answering with the
+  members, status values and ``ResourceNotFound`` error of botocore's SageMaker service model.
 * :class:`PipelineEngine` plays the SageMaker Pipelines service: for each step of the stored
   definition it resolves the pipeline expressions (``Get``, ``Std:Join``, step properties), starts
   the job with a real CreateTrainingJob/CreateProcessingJob request to moto (so botocore checks
@@ -79,7 +81,20 @@ class PipelineEngine:
         self.workdir = Path()
         self.executions: dict[str, Execution] = {}
         self.tracking_uris: list[str] = []
+        self.tracking_servers: dict[str, dict[str, Any]] = {}
         self.lock = threading.Lock()
+
+    def add_tracking_server(self, arn: str, version: str, status: str = "Created", active: str = "Active") -> None:
+        """A tracking server as DescribeMlflowTrackingServer describes it (moto 5.2 has none)."""
+        name = arn.rsplit("/", 1)[-1]
+        self.tracking_servers[name] = {
+            "TrackingServerArn": arn,
+            "TrackingServerName": name,
+            "MlflowVersion": version,
+            "TrackingServerStatus": status,
+            "IsActive": active,
+            "TrackingServerSize": "Small",
+        }
 
     def reset(self, workdir: Path) -> None:
         for execution in list(self.executions.values()):
@@ -87,6 +102,7 @@ class PipelineEngine:
             if execution.thread:
                 execution.thread.join(timeout=30)
         self.executions, self.tracking_uris, self.workdir = {}, [], workdir
+        self.tracking_servers = {}
 
     def _client(self, service: str) -> Any:
         config = Config(s3={"addressing_style": "path"})
@@ -344,7 +360,14 @@ def install(engine: PipelineEngine) -> list[tuple[str, Any]]:
             raise ResourceNotFound(f"Pipeline '{name}' does not exist.")
         return original_describe(self)
 
+    def describe_mlflow_tracking_server(self: SageMakerResponse) -> ActionResult:
+        name = self._get_param("TrackingServerName")
+        if name not in engine.tracking_servers:
+            raise ResourceNotFound(f"Tracking server {name} does not exist.")
+        return ActionResult(dict(engine.tracking_servers[name]))
+
     saved = [(name, getattr(SageMakerResponse, name, None)) for name in _ADDED]
+    SageMakerResponse.describe_mlflow_tracking_server = describe_mlflow_tracking_server  # type: ignore[attr-defined]
     SageMakerResponse.describe_pipeline = describe_pipeline  # type: ignore[method-assign]
     SageMakerResponse.start_pipeline_execution = start_pipeline_execution  # type: ignore[method-assign]
     SageMakerResponse.list_pipeline_execution_steps = list_pipeline_execution_steps  # type: ignore[attr-defined]
@@ -360,4 +383,10 @@ def uninstall(saved: list[tuple[str, Any]]) -> None:
             setattr(SageMakerResponse, name, value)
 
 
-_ADDED = ("describe_pipeline", "start_pipeline_execution", "list_pipeline_execution_steps", "stop_pipeline_execution")
+_ADDED = (
+    "describe_pipeline",
+    "start_pipeline_execution",
+    "list_pipeline_execution_steps",
+    "stop_pipeline_execution",
+    "describe_mlflow_tracking_server",
+)

@@ -198,7 +198,7 @@ def _variant(spec: PipelineSpec, step: str, **changes: Any) -> PipelineSpec:
         (
             "promote",
             {"resources": {"aws": {"job": "processing", "instance_count": 1}}},
-            "step 'promote' has no resources.aws.instance_type",
+            "step 'promote' has no resources.aws.instance_type and the stack no compute_target",
         ),
         (
             "promote",
@@ -215,6 +215,19 @@ def _variant(spec: PipelineSpec, step: str, **changes: Any) -> PipelineSpec:
 def test_what_a_sagemaker_pipeline_cannot_express_is_refused(
     spec: PipelineSpec, step: str, changes: dict[str, Any], message: str
 ) -> None:
+    without_stack_size = settings().model_copy(update={"compute_target": None})
     with pytest.raises(CompileError) as caught:
-        compile_definition(_variant(spec, step, **changes), settings())
+        compile_definition(_variant(spec, step, **changes), without_stack_size)
     assert str(caught.value) == message
+
+
+def test_the_stacks_compute_size_sizes_every_job(spec: PipelineSpec) -> None:
+    """``gridcast:computeSize`` -> the stack output compute_target -> every job's instance type."""
+    sized = load_settings(stack_outputs(KMS) | {"compute_target": "ml.c5.2xlarge"}, IMAGE)
+    for arguments in resolved_steps(compile_definition(spec, sized)).values():
+        cluster = arguments.get("ResourceConfig") or arguments["ProcessingResources"]["ClusterConfig"]
+        assert cluster["InstanceType"] == "ml.c5.2xlarge"
+    unsized = settings().model_copy(update={"compute_target": None})  # other deployments: the spec's size
+    for name, arguments in resolved_steps(compile_definition(spec, unsized)).items():
+        cluster = arguments.get("ResourceConfig") or arguments["ProcessingResources"]["ClusterConfig"]
+        assert cluster["InstanceType"] == spec.step(name).resources["aws"]["instance_type"]
