@@ -44,6 +44,7 @@ from typing import Any
 import boto3
 from botocore.config import Config
 from moto.core.responses import ActionResult
+from moto.core.exceptions import JsonRESTError
 from moto.sagemaker.exceptions import ResourceNotFound
 from moto.sagemaker.responses import SageMakerResponse
 from moto.sagemaker.utils import get_pipeline_execution_from_arn
@@ -82,6 +83,8 @@ class PipelineEngine:
         self.executions: dict[str, Execution] = {}
         self.tracking_uris: list[str] = []
         self.tracking_servers: dict[str, dict[str, Any]] = {}
+        self.denied: set[str] = set()
+        """Operations answered with AccessDeniedException, as IAM would for a caller lacking the grant."""
         self.lock = threading.Lock()
 
     def add_tracking_server(self, arn: str, version: str, status: str = "Created", active: str = "Active") -> None:
@@ -102,7 +105,7 @@ class PipelineEngine:
             if execution.thread:
                 execution.thread.join(timeout=30)
         self.executions, self.tracking_uris, self.workdir = {}, [], workdir
-        self.tracking_servers = {}
+        self.tracking_servers, self.denied = {}, set()
 
     def _client(self, service: str) -> Any:
         config = Config(s3={"addressing_style": "path"})
@@ -332,6 +335,13 @@ class Container:
         logs.put_log_events(logGroupName=group, logStreamName=stream, logEvents=events)
 
 
+class AccessDenied(JsonRESTError):
+    """SageMaker's answer when IAM refuses the call (moto enforces no IAM; the engine's ``denied`` plays it)."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__("AccessDeniedException", message)
+
+
 def install(engine: PipelineEngine) -> list[tuple[str, Any]]:
     """Teach moto's SageMaker handler the missing operations; returns what to restore afterwards."""
     original_start = SageMakerResponse.start_pipeline_execution
@@ -355,6 +365,8 @@ def install(engine: PipelineEngine) -> list[tuple[str, Any]]:
         return ActionResult({"PipelineExecutionArn": arn})
 
     def describe_pipeline(self: SageMakerResponse) -> ActionResult:
+        if "DescribePipeline" in engine.denied:
+            raise AccessDenied("not authorized to perform: sagemaker:DescribePipeline")
         name = self._get_param("PipelineName")
         if name not in self.sagemaker_backend.pipelines:
             raise ResourceNotFound(f"Pipeline '{name}' does not exist.")

@@ -79,8 +79,8 @@ def test_processing_job_failure_reaches_the_failure_file_in_a_root_owned_mount(i
     decision, output, inputs = tmp_path / "decision", tmp_path / "output", tmp_path / "input"
     root_owned(decision, output)
     inputs.mkdir()
-    (inputs / "data.csv").write_text("timestamp,kw\n2023-01-01 00:00,-4\n")
-    (inputs / "candidate").mkdir()
+    (inputs / "data.csv").write_text("timestamp,kw\n2023-01-01 00:00,4\n")
+    (inputs / "candidate").mkdir()  # the train step's output, but empty: promote refuses it
     argv = ["-m", "ml.steps", "promote", "--data", "/opt/ml/processing/input/data/data.csv",
             "--candidate", "/opt/ml/processing/input/data/candidate",
             "--decision-out", "/opt/ml/processing/output/decision"]  # fmt: skip
@@ -89,9 +89,9 @@ def test_processing_job_failure_reaches_the_failure_file_in_a_root_owned_mount(i
 
     result = sagemaker_run(image, mounts, argv)
 
-    assert result.returncode == 2, result.stderr
+    assert result.returncode == 1, result.stderr
     (message,) = [line.removeprefix("error: ") for line in result.stderr.splitlines() if line.startswith("error: ")]
-    assert "column 'kw' has 1 negative reading(s)" in message
+    assert "candidate.json: no candidate here" in message
     assert (output / "failure").read_text() == message + "\n"
     assert (output / "message").read_text() == message + "\n"
     assert decision.stat().st_uid == 10001  # handed over, though nothing was written into it
