@@ -21,6 +21,8 @@ from azure.core.exceptions import HttpResponseError, ResourceNotFoundError
 from runners.azure.compile import DATA_ASSET_NAME, content_version, data_reference
 from runners.azure.settings import AzureSettings, check_endpoint
 
+ARM_SCOPE = "https://management.azure.com/.default"
+DOCTOR_PROBE_RUN = "gridcast-doctor-probe"
 STEP_LOG = "user_logs/std_log.txt"
 """Where AzureML puts a command job's stdout and stderr among its default artifacts."""
 
@@ -142,6 +144,39 @@ class AzureML:
 
     def cancel(self, name: str) -> None:
         self.ml_client.jobs.begin_cancel(name).result()
+
+    # -- read-only probes for ``runner doctor`` ------------------------------------------------------
+
+    def probe_token(self) -> str:
+        """An Azure Resource Manager token from the caller's credential; returns its tenant (``tid``)."""
+        import jwt
+
+        token = self.ml_client._credential.get_token(ARM_SCOPE).token  # the credential MLClient signs with
+        claims = jwt.decode(token, options={"verify_signature": False})
+        return str(claims.get("tid", "?"))
+
+    def probe_workspace(self, name: str) -> Any:
+        """The workspace through Azure Resource Manager: provisioning state, network access, MLflow URI."""
+        return self.ml_client.workspaces.get(name)
+
+    def probe_compute_identities(self, name: str) -> list[str]:
+        """Client ids of the user-assigned identities attached to the compute (the steps run as one of them)."""
+        compute = self.ml_client.compute.get(name)
+        identities = getattr(getattr(compute, "identity", None), "user_assigned_identities", None) or []
+        # azure-ai-ml 1.35 leaves ``client_id`` unset on a compute's identities and keeps the service's
+        # ``clientId`` as an extra attribute instead; read whichever is there.
+        ids = [getattr(identity, "client_id", None) or getattr(identity, "clientId", None) for identity in identities]
+        return [str(client_id) for client_id in ids if client_id]
+
+    def probe_data_plane(self) -> None:
+        """One run-history read: reaching the workspace's data plane (private when public access is off).
+
+        A run that does not exist answers 404, which is the point: the answer came from the workspace.
+        """
+        try:
+            self.ml_client.jobs._runs_operations.get_run(DOCTOR_PROBE_RUN)
+        except ResourceNotFoundError:
+            return
 
 
 def _status_name(status: object) -> str:

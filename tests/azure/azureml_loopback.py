@@ -113,6 +113,19 @@ class Scenario:
     storage_account: str = "stgridcastdev"
     container: str = "gridcast"
     location: str = "westeurope"
+    workspace: str = "mlw-gridcast-dev"
+    """The one workspace this server holds; ARM answers 404 for any other name."""
+    public_network_access: str = "Enabled"
+    """The workspace's publicNetworkAccess: the default stack's "Enabled" (Entra ID only), or "Disabled"."""
+    caller_on_private_network: bool = False
+    """With public access disabled, only callers on the workspace's private endpoint reach its data plane."""
+    compute_identities: dict[str, str] = field(
+        default_factory=lambda: {
+            "/subscriptions/00000000-0000-0000-0000-0000000000a1/resourceGroups/rg-gridcast-dev/providers/"
+            "Microsoft.ManagedIdentity/userAssignedIdentities/id-gridcast-dev-jobs": "5f0c2b7e-8d4a-4a51-b3c2-93e1d0c7a6f4"
+        }
+    )
+    """User-assigned identities on the compute cluster, resource id -> client id (the stack's job identity)."""
 
 
 class FakeAzureML:
@@ -181,6 +194,21 @@ def _system_data() -> dict:
     return {"createdAt": now, "createdBy": "gridcast-ci", "createdByType": "Application", "lastModifiedAt": now}
 
 
+def _data_plane_open(fake: FakeAzureML) -> bool:
+    return fake.scenario.public_network_access == "Enabled" or fake.scenario.caller_on_private_network
+
+
+def _private_only() -> dict:
+    """What the workspace's data plane answers a caller outside its private network when public access is off."""
+    return {
+        "error": {
+            "code": "UserError",
+            "message": "Public network access is disabled for this workspace; use a private endpoint.",
+            "innerError": {"code": "Forbidden"},
+        }
+    }
+
+
 def _not_found(what: str) -> tuple[int, dict]:
     return 404, {
         "error": {
@@ -230,6 +258,8 @@ def _handler(fake: FakeAzureML) -> type[BaseHTTPRequestHandler]:
 
 def _route(fake: FakeAzureML, req: Recorded, handler: BaseHTTPRequestHandler) -> tuple[int, Any, dict[str, str]]:
     path, method = req.path, req.method
+    if path.startswith("/history/") and not _data_plane_open(fake):
+        return 403, _private_only(), {}
     for pattern, verbs, action in ROUTES:
         match = re.fullmatch(pattern, path)
         if match and method in verbs:
@@ -243,6 +273,14 @@ def _route(fake: FakeAzureML, req: Recorded, handler: BaseHTTPRequestHandler) ->
 
 
 def _workspace(fake: FakeAzureML, req: Recorded, m: re.Match) -> tuple[int, Any]:
+    if m["ws"] != fake.scenario.workspace:
+        return 404, {
+            "error": {
+                "code": "ResourceNotFound",
+                "message": f"The Resource 'Microsoft.MachineLearningServices/workspaces/{m['ws']}' "
+                "under resource group was not found.",
+            }
+        }
     return 200, {
         "id": _arm_id(m, "").rstrip("/"),
         "name": m["ws"],
@@ -256,7 +294,7 @@ def _workspace(fake: FakeAzureML, req: Recorded, m: re.Match) -> tuple[int, Any]
             "mlFlowTrackingUri": f"azureml://{fake.scenario.location}.api.azureml.ms/mlflow/v1.0{_arm_id(m, '')[:-1]}",
             "workspaceId": "7b1a8a52-1f3c-4c39-9f7e-0d2b6bd1c0de",
             "provisioningState": "Succeeded",
-            "publicNetworkAccess": "Disabled",
+            "publicNetworkAccess": fake.scenario.public_network_access,
         },
         "systemData": _system_data(),
     }
@@ -307,6 +345,13 @@ def _compute(fake: FakeAzureML, req: Recorded, m: re.Match) -> tuple[int, Any]:
         "name": name,
         "type": "Microsoft.MachineLearningServices/workspaces/computes",
         "location": fake.scenario.location,
+        "identity": {
+            "type": "UserAssigned",
+            "userAssignedIdentities": {
+                resource: {"principalId": str(uuid.uuid5(uuid.NAMESPACE_URL, resource)), "clientId": client}
+                for resource, client in fake.scenario.compute_identities.items()
+            },
+        },
         "properties": {
             "computeType": "AmlCompute",
             "computeLocation": fake.scenario.location,
