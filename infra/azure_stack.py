@@ -310,7 +310,9 @@ class AzureMlStack(pulumi.ComponentResource):
         )
 
         # Documented for the workspace itself: Contributor on the workspace, which exists only now.
-        workspace_self = self._grant("workspace-self-contributor", self.workspace_identity, "Contributor", self.workspace)
+        workspace_self = self._grant(
+            "workspace-self-contributor", self.workspace_identity, "Contributor", self.workspace
+        )
 
         self.private_endpoint: network.PrivateEndpoint | None = None
         if not args.public_network_access:

@@ -539,13 +539,19 @@ def azure_broad_roles_only_for_the_workspace_identity(resources: Sequence[tuple[
     """Contributor and Key Vault Administrator go only to a workspace's primary identity (Microsoft's
     documented set for a user-assigned workspace identity), never to the job or deploy identity."""
     principals = {_text(p.get("id")): _text(p.get("principalId")) for t, p in resources if t == AZ_IDENTITY}
-    allowed = {principals.get(_text(p.get("primaryUserAssignedIdentity"))) for t, p in resources if t == AZ_ML_WORKSPACE}
+    allowed = {
+        principals.get(_text(p.get("primaryUserAssignedIdentity"))) for t, p in resources if t == AZ_ML_WORKSPACE
+    }
     guarded = {azure_roles.ASSIGNABLE_ROLES[r]: r for r in azure_roles.WORKSPACE_IDENTITY_ONLY_ROLES}
     problems = []
     for resource_type, props in resources:
-        guid = azure_roles.role_guid(_text(props.get("roleDefinitionId"))) if resource_type == AZ_ROLE_ASSIGNMENT else None
+        guid = (
+            azure_roles.role_guid(_text(props.get("roleDefinitionId"))) if resource_type == AZ_ROLE_ASSIGNMENT else None
+        )
         if guid in guarded and _text(props.get("principalId")) not in allowed:
-            problems.append(f"{guarded[guid]} on {_text(props.get('scope'))!r} is not for a workspace's primary identity")
+            problems.append(
+                f"{guarded[guid]} on {_text(props.get('scope'))!r} is not for a workspace's primary identity"
+            )
     return problems
 
 

@@ -15,7 +15,6 @@ from typing import Any
 
 import boto3
 from botocore.config import Config
-from botocore.exceptions import ClientError
 
 RETRIES = {"mode": "standard", "max_attempts": 8}
 

@@ -215,4 +215,3 @@ def _reason(exc: Exception) -> str:
         error = exc.response.get("Error", {})
         return f"{error.get('Code', '?')}: {error.get('Message', '')}".rstrip(": ")
     return str(exc)
-

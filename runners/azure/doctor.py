@@ -94,7 +94,9 @@ def _compute(azureml: AzureML, settings: AzureSettings) -> Check:
             f"(it has {', '.join(identities) or 'none'}): the steps could not run as it",
             "`pulumi up` attaches it (infra/azure_stack.py); check job_identity_client_id is this stack's",
         )
-    return Check("compute and job identity", True, f"{settings.compute_target} runs as {settings.job_identity_client_id}")
+    return Check(
+        "compute and job identity", True, f"{settings.compute_target} runs as {settings.job_identity_client_id}"
+    )
 
 
 def _first_line(exc: Exception) -> str:

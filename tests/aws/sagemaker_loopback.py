@@ -43,8 +43,8 @@ from typing import Any
 
 import boto3
 from botocore.config import Config
-from moto.core.responses import ActionResult
 from moto.core.exceptions import JsonRESTError
+from moto.core.responses import ActionResult
 from moto.sagemaker.exceptions import ResourceNotFound
 from moto.sagemaker.responses import SageMakerResponse
 from moto.sagemaker.utils import get_pipeline_execution_from_arn

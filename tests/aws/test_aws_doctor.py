@@ -18,7 +18,15 @@ from runners.aws.doctor import compatible
 
 EC2_TRUST = {"Version": "2012-10-17", "Statement": [
     {"Effect": "Allow", "Principal": {"Service": "ec2.amazonaws.com"}, "Action": "sts:AssumeRole"}]}  # fmt: skip
-CHECKS = ["stack outputs", "identity", "data bucket", "SageMaker API", "MLflow tracking server", "image", "execution role"]
+CHECKS = [
+    "stack outputs",
+    "identity",
+    "data bucket",
+    "SageMaker API",
+    "MLflow tracking server",
+    "image",
+    "execution role",
+]
 
 
 def doctor(stack_file: Path, endpoint: str, image: str | None = IMAGE) -> Any:
@@ -115,7 +123,7 @@ def test_each_check_fails_alone_with_its_fix(
     found = lines(result.output)
     failed = {name: text for name, text in found.items() if text.startswith("FAIL")}
     assert list(failed) == [check], result.output
-    assert detail in failed[check] and f"fix: " in failed[check] and fix in failed[check], failed[check]
+    assert detail in failed[check] and "fix: " in failed[check] and fix in failed[check], failed[check]
     assert "Traceback" not in result.output
 
 

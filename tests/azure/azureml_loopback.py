@@ -37,6 +37,11 @@ WORKSPACE = (
     r"/providers/Microsoft\.MachineLearningServices/workspaces/(?P<ws>[^/]+)"
 )
 HISTORY = r"/history/v1\.0" + WORKSPACE
+JOB_IDENTITY_ID = (
+    "/subscriptions/00000000-0000-0000-0000-0000000000a1/resourceGroups/rg-gridcast-dev/providers/"
+    "Microsoft.ManagedIdentity/userAssignedIdentities/id-gridcast-dev-jobs"
+)
+JOB_IDENTITY_CLIENT_ID = "5f0c2b7e-8d4a-4a51-b3c2-93e1d0c7a6f4"  # azure_testkit.JOB_IDENTITY: the stack's job identity
 AZUREML_PATH = re.compile(r"azureml://datastores/(?P<datastore>[^/]+)/paths/(?P<path>.*)")
 BLOB = r"/blob/(?P<account>[^/]+)/(?P<container>[^/?]+)"
 
@@ -119,12 +124,7 @@ class Scenario:
     """The workspace's publicNetworkAccess: the default stack's "Enabled" (Entra ID only), or "Disabled"."""
     caller_on_private_network: bool = False
     """With public access disabled, only callers on the workspace's private endpoint reach its data plane."""
-    compute_identities: dict[str, str] = field(
-        default_factory=lambda: {
-            "/subscriptions/00000000-0000-0000-0000-0000000000a1/resourceGroups/rg-gridcast-dev/providers/"
-            "Microsoft.ManagedIdentity/userAssignedIdentities/id-gridcast-dev-jobs": "5f0c2b7e-8d4a-4a51-b3c2-93e1d0c7a6f4"
-        }
-    )
+    compute_identities: dict[str, str] = field(default_factory=lambda: {JOB_IDENTITY_ID: JOB_IDENTITY_CLIENT_ID})
     """User-assigned identities on the compute cluster, resource id -> client id (the stack's job identity)."""
 
 

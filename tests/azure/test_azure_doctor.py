@@ -23,7 +23,9 @@ class NoLogin(FakeCredential):
     """MOCK: what DefaultAzureCredential raises when no sign-in method works."""
 
     def get_token(self, *scopes: str, **kwargs: Any) -> Any:
-        raise ClientAuthenticationError("DefaultAzureCredential failed to retrieve a token from the included credentials.")
+        raise ClientAuthenticationError(
+            "DefaultAzureCredential failed to retrieve a token from the included credentials."
+        )
 
 
 @pytest.fixture
@@ -55,7 +57,9 @@ def checklist(output: str) -> dict[str, str]:
     return found
 
 
-def test_all_checks_pass_on_the_default_stack(workspace: Callable[..., FakeAzureML], doctor: Callable[..., Any]) -> None:
+def test_all_checks_pass_on_the_default_stack(
+    workspace: Callable[..., FakeAzureML], doctor: Callable[..., Any]
+) -> None:
     result = doctor(workspace())
     assert result.exit_code == 0, result.output
     assert list(checklist(result.output)) == CHECKS

@@ -53,7 +53,11 @@ def test_image_metadata(image: BuiltImage) -> None:
     assert config["Labels"]["org.opencontainers.image.base.name"] == "localhost/gridcast-base:bookworm"
     assert f"GRIDCAST_GIT_COMMIT={image.commit}" in config["Env"]
     assert inspected["Healthcheck"]["Test"] == [  # podman: top level
-        "CMD", "/usr/local/bin/gridcast-entrypoint", "python", "-c", "import ml.steps"
+        "CMD",
+        "/usr/local/bin/gridcast-entrypoint",
+        "python",
+        "-c",
+        "import ml.steps",
     ]
     assert config["Cmd"] == ["python", "-m", "ml.steps", "--help"]
 

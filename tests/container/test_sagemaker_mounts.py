@@ -75,7 +75,9 @@ def test_training_job_writes_its_model_into_root_owned_mounts(
     assert not (output / "failure").exists()
 
 
-def test_processing_job_failure_reaches_the_failure_file_in_a_root_owned_mount(image: BuiltImage, tmp_path: Path) -> None:
+def test_processing_job_failure_reaches_the_failure_file_in_a_root_owned_mount(
+    image: BuiltImage, tmp_path: Path
+) -> None:
     decision, output, inputs = tmp_path / "decision", tmp_path / "output", tmp_path / "input"
     root_owned(decision, output)
     inputs.mkdir()

@@ -42,7 +42,10 @@ def test_hadolint_is_really_checking(tmp_path: Path) -> None:
 
 
 def test_base_image_is_a_build_argument_defaulting_to_official_slim_python(stages: list[list[Instruction]]) -> None:
-    assert args_of(stages[0], "ARG") == ["BASE_IMAGE=python:3.11-slim"]
+    (arg,) = args_of(stages[0], "ARG")
+    # Pinned by digest, so a rebuild of one commit starts from the same bytes; Dependabot moves the pin.
+    assert re.fullmatch(r"BASE_IMAGE=python:3\.11-slim-bookworm@sha256:[0-9a-f]{64}", arg), arg
+    assert "package-ecosystem: docker" in (REPO / ".github" / "dependabot.yml").read_text()
     assert [s[0].args for s in stages[1:]] == ["${BASE_IMAGE} AS builder", "${BASE_IMAGE}"]
 
 
@@ -103,8 +106,17 @@ def test_dockerignore_allows_only_what_the_build_copies(stages: list[list[Instru
     rules = [line for line in DOCKERIGNORE.read_text().splitlines() if line and not line.startswith("#")]
     assert rules[0] == "*"  # deny everything first: .git, .venv, .gridcast, infra, tests, stack files...
     allowed = {rule[1:].rstrip("/") for rule in rules if rule.startswith("!")}
-    assert allowed == {"pyproject.toml", "requirements/image.lock", "ml", "runners", ".wheelhouse", "docker/entrypoint.sh"}
-    copied = {i.args.split()[0] for stage in stages[1:] for i in stage if i.keyword == "COPY" and "--from" not in i.args}
+    assert allowed == {
+        "pyproject.toml",
+        "requirements/image.lock",
+        "ml",
+        "runners",
+        ".wheelhouse",
+        "docker/entrypoint.sh",
+    }
+    copied = {
+        i.args.split()[0] for stage in stages[1:] for i in stage if i.keyword == "COPY" and "--from" not in i.args
+    }
     assert copied == allowed - {".wheelhouse"}  # the wheelhouse is bind-mounted, never copied into a layer
     assert {"**/__pycache__", "**/*.py[co]"} <= set(rules)
 

@@ -10,8 +10,8 @@ from typing import Any
 from pulumi_harness import ACCOUNT_ID, Recorded, StackRun, run_main, run_pulumi
 
 from infra.aws_stack import SAGEMAKER_MLFLOW_VERSION, SageMakerStack, SageMakerStackArgs
-from runners.aws.doctor import compatible
 from infra.tags import REQUIRED_TAG_KEYS
+from runners.aws.doctor import compatible
 
 ROOT = Path(__file__).resolve().parents[2]
 

@@ -591,7 +591,9 @@ def test_contributor_for_any_identity_but_the_workspaces_fails(azure_run: StackR
     resources = _states(azure_run)
     deploy = azure_run.named(f"{AZ}-deploy-identity").state["principalId"]
     for resource_type, props in resources:
-        if resource_type == rules.AZ_ROLE_ASSIGNMENT and props["description"].endswith("Contributor for workspace identity"):
+        if resource_type == rules.AZ_ROLE_ASSIGNMENT and props["description"].endswith(
+            "Contributor for workspace identity"
+        ):
             props["principalId"] = deploy
             break
     (message,) = rules.azure_broad_roles_only_for_the_workspace_identity(resources)
