@@ -546,7 +546,7 @@ def _children(fake: FakeAzureML, req: Recorded, m: re.Match) -> tuple[int, Any]:
         return _not_found(f"Run {parent}")
     fake.ticks += 1
     steps = [s for s in fake.jobs[parent]["properties"]["jobs"] if s in fake.snapshot()]
-    return 200, {"value": [_run(fake, s, fake.child_run_name(s)) for s in steps], "continuationToken": None}
+    return 200, {"value": [_run(fake, s, fake.child_run_name(s)) for s in steps]}  # as recorded: no token on one page
 
 
 def _run_details(fake: FakeAzureML, req: Recorded, m: re.Match) -> tuple[int, Any]:
