@@ -3,11 +3,15 @@
 Read-only calls, in the order a submission depends on them: a token for the caller, the workspace
 through Azure Resource Manager (provisioned, and its MLflow tracking URI), the workspace's data
 plane from here (public endpoint, or the private network the caller must be on when public access
-is off), and the compute cluster carrying the job identity the steps run as.
+is off), the compute cluster carrying the job identity the steps run as, and the image in the
+stack's registry by digest.
 """
 
 from __future__ import annotations
 
+import re
+
+import requests
 from azure.ai.ml.exceptions import MlException
 from azure.core.exceptions import AzureError, ClientAuthenticationError
 
@@ -32,6 +36,8 @@ def run_checks(azureml: AzureML, settings: AzureSettings) -> list[Check]:
     if not workspace.ok:
         return checks
     checks += [_data_plane(azureml, settings, public), _compute(azureml, settings)]
+    if settings.image:
+        checks.append(_image(azureml, settings))
     return checks
 
 
@@ -97,6 +103,25 @@ def _compute(azureml: AzureML, settings: AzureSettings) -> Check:
     return Check(
         "compute and job identity", True, f"{settings.compute_target} runs as {settings.job_identity_client_id}"
     )
+
+
+def _image(azureml: AzureML, settings: AzureSettings) -> Check:
+    image = settings.pinned_image()
+    repository_url, _, digest = image.partition("@")
+    login_server, _, repository = re.sub(r":[^/:]+$", "", repository_url).partition("/")
+    fix = "push the image (deploy.yml's image job) and pass the digest it printed"
+    try:
+        present = azureml.probe_image(login_server, repository, digest)
+    except (AzureError, requests.RequestException) as exc:
+        return Check(
+            "image",
+            False,
+            f"{login_server}: {_first_line(exc)}",
+            "the caller needs pull rights on the stack's registry (the deploy identity has AcrPush)",
+        )
+    if not present:
+        return Check("image", False, f"{repository}@{digest} is not in {login_server}", fix)
+    return Check("image", True, f"{repository}@{digest[:19]}... is in {login_server}")
 
 
 def _first_line(exc: Exception) -> str:

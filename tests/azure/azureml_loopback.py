@@ -44,6 +44,8 @@ JOB_IDENTITY_ID = (
 JOB_IDENTITY_CLIENT_ID = "5f0c2b7e-8d4a-4a51-b3c2-93e1d0c7a6f4"  # azure_testkit.JOB_IDENTITY: the stack's job identity
 AZUREML_PATH = re.compile(r"azureml://datastores/(?P<datastore>[^/]+)/paths/(?P<path>.*)")
 BLOB = r"/blob/(?P<account>[^/]+)/(?P<container>[^/?]+)"
+ACR = r"/acr/(?P<registry>[^/]+)"
+IMAGE_DIGEST = "sha256:" + "3f" * 32  # azure_testkit.IMAGE: what the image build pushed
 
 
 def write_self_signed_certificate(directory: Path) -> tuple[Path, Path]:
@@ -126,6 +128,8 @@ class Scenario:
     """With public access disabled, only callers on the workspace's private endpoint reach its data plane."""
     compute_identities: dict[str, str] = field(default_factory=lambda: {JOB_IDENTITY_ID: JOB_IDENTITY_CLIENT_ID})
     """User-assigned identities on the compute cluster, resource id -> client id (the stack's job identity)."""
+    images: set[tuple[str, str]] = field(default_factory=lambda: {("gridcast", IMAGE_DIGEST)})
+    """(repository, digest) of the manifests the stack's registry holds."""
 
 
 class FakeAzureML:
@@ -673,6 +677,43 @@ def _blob_error(code: str) -> str:
     return f'<?xml version="1.0" encoding="utf-8"?><Error><Code>{code}</Code><Message>{code}</Message></Error>'
 
 
+# -- the container registry's data plane (ACR: token exchange, then the Docker registry API) ----------
+
+
+def _acr_exchange(fake: FakeAzureML, req: Recorded, m: re.Match) -> tuple[int, Any]:
+    """An Entra ID access token becomes an ACR refresh token (``grant_type=access_token``)."""
+    form = parse_qs(req.body.decode())
+    if (
+        form.get("grant_type") != ["access_token"]
+        or not form.get("access_token")
+        or form.get("service") != [m["registry"]]
+    ):
+        return 400, {"errors": [{"code": "UNSUPPORTED", "message": "invalid exchange request"}]}
+    return 200, {"refresh_token": f"acr-refresh.{m['registry']}"}
+
+
+def _acr_token(fake: FakeAzureML, req: Recorded, m: re.Match) -> tuple[int, Any]:
+    """A refresh token becomes an access token for exactly the requested scope."""
+    form = parse_qs(req.body.decode())
+    if form.get("refresh_token") != [f"acr-refresh.{m['registry']}"]:
+        return 401, {"errors": [{"code": "UNAUTHORIZED", "message": "invalid refresh token"}]}
+    return 200, {"access_token": f"acr-access.{form.get('scope', [''])[0]}"}
+
+
+def _acr_manifest(fake: FakeAzureML, req: Recorded, m: re.Match) -> tuple[int, Any, dict[str, str]]:
+    if req.headers.get("Authorization") != f"Bearer acr-access.repository:{m['repository']}:pull":
+        challenge = f'Bearer realm="https://{m["registry"]}/oauth2/token",service="{m["registry"]}"'
+        return (
+            401,
+            {"errors": [{"code": "UNAUTHORIZED", "message": "authentication required"}]},
+            {"WWW-Authenticate": challenge},
+        )
+    if (m["repository"], m["reference"]) not in fake.scenario.images:
+        return 404, {"errors": [{"code": "MANIFEST_UNKNOWN", "message": "manifest unknown"}]}, {}
+    media = "application/vnd.docker.distribution.manifest.v2+json"
+    return 200, b"{}", {"Docker-Content-Digest": m["reference"], "Content-Type": media}
+
+
 ROUTES: list[tuple[str, set[str], Any]] = [
     (WORKSPACE, {"GET"}, _workspace),
     (WORKSPACE + r"/datastores", {"GET"}, _datastores),
@@ -694,6 +735,9 @@ ROUTES: list[tuple[str, set[str], Any]] = [
     (HISTORY + r"/runs/(?P<run>[^/]+)", {"GET"}, _run_details),
     (HISTORY + r"/rundata", {"POST"}, _run_data),
     (r"/data/v1\.0" + WORKSPACE + r"/dataversion/batchGetResolvedUris", {"POST"}, _resolve_uris),
+    (ACR + r"/oauth2/exchange", {"POST"}, _acr_exchange),
+    (ACR + r"/oauth2/token", {"POST"}, _acr_token),
+    (ACR + r"/v2/(?P<repository>.+)/manifests/(?P<reference>[^/]+)", {"GET", "HEAD"}, _acr_manifest),
     (BLOB, {"GET"}, _container),
     (BLOB + r"/(?P<blob>.+)", {"GET", "HEAD", "PUT"}, _blob),
 ]

@@ -16,7 +16,7 @@ from typer.testing import CliRunner
 
 from runners.cli import app
 
-CHECKS = ["stack outputs", "identity", "workspace", "workspace data plane", "compute and job identity"]
+CHECKS = ["stack outputs", "identity", "workspace", "workspace data plane", "compute and job identity", "image"]
 
 
 class NoLogin(FakeCredential):
@@ -63,7 +63,7 @@ def test_all_checks_pass_on_the_default_stack(
     result = doctor(workspace())
     assert result.exit_code == 0, result.output
     assert list(checklist(result.output)) == CHECKS
-    assert "public endpoint, Entra ID only" in result.output and "all 5 checks passed" in result.output
+    assert "public endpoint, Entra ID only" in result.output and "all 6 checks passed" in result.output
 
 
 def test_a_private_workspace_passes_from_its_private_network(
@@ -82,6 +82,7 @@ BREAKS: list[tuple[str, dict[str, Any], dict[str, Any], bool, str, str]] = [
      "self-hosted runner"),
     ("compute and job identity", {"computes": set()}, {}, True, "compute cpu-cluster", "compute_target"),
     ("compute and job identity", {"compute_identities": {}}, {}, True, "does not carry the job identity", "pulumi up"),
+    ("image", {"images": set()}, {}, True, "is not in crgridcastdev.azurecr.io", "push the image"),
 ]  # fmt: skip
 
 
@@ -120,4 +121,5 @@ def test_the_preflight_stops_a_submission_before_anything_is_sent(
     result = CliRunner().invoke(app, [*args, "--endpoint-url", fake.url])
     assert result.exit_code == 1
     assert "nothing was submitted" in result.output
-    assert [r.method for r in fake.requests if r.method in ("PUT", "POST")] == []  # no upload, no job
+    writes = [r for r in fake.requests if r.method in ("PUT", "POST") and not r.path.startswith("/acr/")]
+    assert writes == []  # no upload, no job (the registry's token exchange is a read)
