@@ -18,7 +18,17 @@ from typing import Any
 from azure.ai.ml._restclient.runhistory.models import Run
 from azure.ai.ml.entities import Job
 from azure_testkit import FakeCredential
-from azureml_loopback import WORKSPACE, FakeAzureML, Scenario, _run, _workspace
+from azureml_loopback import (
+    WORKSPACE,
+    FakeAzureML,
+    Recorded,
+    Scenario,
+    _datastore,
+    _discovery,
+    _run,
+    _run_data,
+    _workspace,
+)
 
 from runners.azure.client import AzureML, build_ml_client
 from runners.azure.runner import STATUSES as RUNNER_STATUSES
@@ -127,3 +137,51 @@ def test_the_workspace_answers_in_the_recorded_form(
     assert served["publicNetworkAccess"] == recorded["publicNetworkAccess"] == "Enabled"  # the default stack's too
     shape = r"azureml://[a-z0-9]+\.api\.azureml\.ms/mlflow/v1\.0/subscriptions/[^/]+/resourceGroups/[^/]+/providers/Microsoft\.MachineLearningServices/workspaces/[^/]+"
     assert re.fullmatch(shape, served["mlFlowTrackingUri"]) and re.fullmatch(shape, recorded["mlFlowTrackingUri"])
+
+
+DOWNLOAD = json.loads((Path(__file__).parent / "recordings" / "live_pipeline_job_download.json").read_text())
+
+
+def test_step_logs_are_where_the_service_keeps_them(
+    workspace: Callable[..., FakeAzureML], runner_for: Any, load_csv: Path, tmp_path: Path
+) -> None:
+    """Live: a job's default artifacts are listed in the artifact store's ``azureml`` container under
+    ``ExperimentRun/dcid.<run id>/``; the fake keeps each step's log at that place."""
+    recorded = DOWNLOAD["log_listing"]
+    fake = workspace()
+    from runners.base import RunRequest
+    from runners.spec import load_spec
+
+    runner_for(fake).submit(load_spec(), RunRequest(data=load_csv, output_dir=tmp_path / "out"))
+    logs = [key for container, key in fake.blobs if container == recorded["container"]]
+    assert logs and all(re.fullmatch(r"ExperimentRun/dcid\.[^/]+/user_logs/std_log\.txt", key) for key in logs)
+    assert (
+        recorded["prefix"] == f"ExperimentRun/{DOWNLOAD['failed_pipeline_rundata']['runMetadata']['dataContainerId']}/"
+    )
+    where = {"sub": "s", "rg": "rg", "ws": "ws", "name": DOWNLOAD["artifact_store"]["name"]}
+    store = _datastore(fake, None, where)[1]  # type: ignore[arg-type]
+    assert store["properties"]["containerName"] == DOWNLOAD["artifact_store"]["containerName"] == "azureml"
+
+
+def test_the_artifact_store_is_identity_based_as_the_stack_makes_it() -> None:
+    """Live, an account-key artifact store on an account without shared keys made the log listing fail
+    (403 KeyBasedAuthenticationNotPermitted). The stack forbids shared keys, so it must make the system
+    datastores identity-based, and the fake's store carries no credential (the caller's token is used)."""
+    assert DOWNLOAD["log_listing"]["x-ms-error-code"] == "KeyBasedAuthenticationNotPermitted"
+    assert DOWNLOAD["artifact_store"]["credentialsType"] == "AccountKey"
+    stack = (Path(__file__).parents[2] / "infra" / "azure_stack.py").read_text()
+    assert "allow_shared_key_access=False" in stack
+    assert "system_datastores_auth_mode=machinelearningservices.SystemDatastoresAuthMode.IDENTITY" in stack
+
+
+def test_discovery_and_run_data_answer_in_the_recorded_form(workspace: Callable[..., FakeAzureML]) -> None:
+    fake = workspace()
+    discovery = _discovery(fake, None, None)[1]  # type: ignore[arg-type]
+    assert set(discovery) <= set(DOWNLOAD["discovery"]["keys"])
+    assert {"api", "history"} <= set(discovery)  # the two the SDK's data-plane clients are built from
+    recorded = DOWNLOAD["failed_pipeline_rundata"]
+    assert set(recorded["request"]) >= {"runId"}
+    body = Recorded("POST", "/rundata", {}, {}, json.dumps(recorded["request"]).encode())
+    answer = _run_data(fake, body, None)[1]  # type: ignore[arg-type]
+    assert set(answer) <= set(recorded["response_keys"])
+    assert answer["runMetadata"]["runId"] == recorded["request"]["runId"]
