@@ -191,7 +191,9 @@ def test_image_is_pushed_once_per_commit_and_reused_by_digest_on_a_redeploy() ->
     assert existing < steps(image).index(push)
     digest = steps(image)[index_of(image, lambda s: s.get("id") == "digest")]
     assert digest["env"]["DIGEST"] == "${{ steps.existing.outputs.digest || steps.build.outputs.digest }}"
-    assert image["outputs"] == {"azure": "${{ steps.digest.outputs.azure }}", "aws": "${{ steps.digest.outputs.aws }}"}
+    assert 'echo "$REPOSITORY@$DIGEST" > image.txt' in digest["run"] and "exit 1" in digest["run"]
+    handed = step_using(image, "actions/upload-artifact")["with"]
+    assert (handed["name"], handed["path"]) == ("image-${{ matrix.cloud }}", "image.txt")
 
 
 def test_run_signs_in_with_a_renewing_token_checks_first_then_waits_and_keeps_the_forecast() -> None:
@@ -210,9 +212,11 @@ def test_run_signs_in_with_a_renewing_token_checks_first_then_waits_and_keeps_th
     pipeline = index_of(run, lambda s: s.get("run", "").startswith("runner --backend"))
     runner = steps(run)[pipeline]
     assert runner["run"] == (
-        'runner --backend ${{ matrix.cloud }} --stack-outputs stack-outputs.json --image "$IMAGE" --output-dir forecast'
+        "runner --backend ${{ matrix.cloud }} --stack-outputs stack-outputs.json"
+        ' --image "$(cat image.txt)" --output-dir forecast'
     )
-    assert runner["env"]["IMAGE"] == "${{ needs.image.outputs[matrix.cloud] }}"
+    downloads = [s["with"]["name"] for s in steps(run) if s.get("uses", "").startswith("actions/download-artifact@")]
+    assert downloads == ["stack-outputs-${{ matrix.cloud }}", "image-${{ matrix.cloud }}"]
     assert "--detach" not in runner["run"]  # the job waits for the cloud pipeline and fails with it
     upload = step_using(run, "actions/upload-artifact")
     assert upload["with"] == {"name": "forecast-${{ matrix.cloud }}", "path": "forecast/", "if-no-files-found": "error"}
