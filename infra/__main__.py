@@ -39,6 +39,7 @@ def build(config: StackConfig) -> StackOutputs:
                 compute_max_nodes=config.compute_max_nodes,
                 low_priority_compute=config.low_priority_compute,
                 public_network_access=config.public_network_access,
+                private_endpoint_subnet_id=config.private_endpoint_subnet_id,
                 log_retention_days=config.log_retention_days,
             ),
         ).outputs

@@ -68,6 +68,12 @@ PIPELINE_EXECUTION_ACTIONS = [
 ]
 #: What the runner calls to show a step's log (runners/aws/logs.py).
 LOG_READ_ACTIONS = ["logs:DescribeLogStreams", "logs:GetLogEvents"]
+#: What ``runner doctor`` reads before a submission (runners/aws/clients.py, ``probe_*``): the image by
+#: digest, the tracking server's status and MLflow version, the execution role's trust. Read-only.
+#: (sts:GetCallerIdentity needs no grant: AWS answers it for any valid credentials.)
+PREFLIGHT_IMAGE_ACTIONS = ["ecr:DescribeImages"]
+PREFLIGHT_TRACKING_ACTIONS = ["sagemaker:DescribeMlflowTrackingServer"]
+PREFLIGHT_ROLE_ACTIONS = ["iam:GetRole"]
 
 
 def _statement(sid: str, actions: list[str], resources: list[str], **extra: Any) -> dict[str, Any]:
@@ -220,6 +226,7 @@ def mlflow_server_role_policy(*, bucket_arn: str, artifact_prefix: str, kms_key_
 def deploy_role_policy(
     *,
     execution_role_arn: str,
+    tracking_server_arn: str,
     bucket_arn: str,
     kms_key_arn: str,
     repository_arn: str,
@@ -261,6 +268,10 @@ def deploy_role_policy(
             _statement("ManagePipelines", PIPELINE_ACTIONS, [pipeline]),
             _statement("FollowExecutions", PIPELINE_EXECUTION_ACTIONS, [f"{pipeline}/execution/*"]),
             _statement("ReadStepLogs", LOG_READ_ACTIONS, job_log_resources(partition, region, account_id)),
+            # runner doctor, before every submission: read-only, each on the one resource it checks.
+            _statement("CheckImage", PREFLIGHT_IMAGE_ACTIONS, [repository_arn]),
+            _statement("CheckTrackingServer", PREFLIGHT_TRACKING_ACTIONS, [tracking_server_arn]),
+            _statement("CheckExecutionRole", PREFLIGHT_ROLE_ACTIONS, [execution_role_arn]),
         ],
     }
 

@@ -26,6 +26,8 @@ from infra.tags import merge_tags
 #: deploy role writes only the first and reads only these two (not, e.g., MLflow's artifacts).
 DATA_PREFIX = "data"
 OUTPUTS_PREFIX = "outputs"
+#: MLflow version of the SageMaker tracking server (tests/infra holds it to the locked client's major).
+SAGEMAKER_MLFLOW_VERSION = "3.0"
 
 
 @dataclass(frozen=True)
@@ -41,6 +43,9 @@ class SageMakerStackArgs:
     log_retention_days: int = 30
     kms_deletion_window_days: int = 30
     mlflow_server_size: str = "Small"
+    #: The tracking server's MLflow line: the client's major version (requirements/*.lock pins mlflow 3.x);
+    #: 3.0 is the newest 3.x line SageMaker documents (docs.aws.amazon.com/sagemaker/latest/dg/mlflow.html).
+    mlflow_version: str = SAGEMAKER_MLFLOW_VERSION
     #: An account holds one GitHub OIDC provider; pass its ARN to reuse it instead of creating one.
     github_oidc_provider_arn: str = ""
     keep_images: int = 30
@@ -186,6 +191,9 @@ class SageMakerStack(pulumi.ComponentResource):
             artifact_store_uri=pulumi.Output.concat("s3://", self.bucket.bucket, "/", args.artifact_prefix),
             role_arn=self.mlflow_role.arn,
             tracking_server_size=args.mlflow_server_size,
+            # Pinned: AWS asks for client and server versions to match, and an unpinned server takes
+            # whatever default SageMaker has today. `runner doctor` compares it with the client's.
+            mlflow_version=args.mlflow_version,
             # Models reach the registry only through the project's MLflow gate, never automatically.
             automatic_model_registration=False,
             tags=tags,
@@ -245,6 +253,7 @@ class SageMakerStack(pulumi.ComponentResource):
             policy=render_json(
                 aws_policies.deploy_role_policy,
                 execution_role_arn=self.execution_role.arn,
+                tracking_server_arn=self.tracking_server.arn,
                 bucket_arn=self.bucket.arn,
                 kms_key_arn=self.key.arn,
                 repository_arn=self.repository.arn,

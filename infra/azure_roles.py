@@ -18,12 +18,20 @@ ASSIGNABLE_ROLES: dict[str, str] = {
     "Storage File Data Privileged Contributor": "69566ab7-960f-475b-8e7c-b3118f30c6bd",
     "Key Vault Secrets Officer": "b86a8fe4-44ce-4948-aee5-eccb2c155cd7",
     "AzureML Data Scientist": "f6c7c914-8db3-469d-8ca1-694a8f32e121",
+    # What Microsoft documents for a workspace's user-assigned identity (infra/README.md names the pages):
+    "Contributor": "b24988ac-6180-42a0-ab88-20f7382dd24c",
+    "Key Vault Administrator": "00482a5a-887f-4fb3-b363-3b7fe8e74483",
+    # ...and, with a managed network, for approving its private endpoints to the workspace's dependencies.
+    "Azure AI Enterprise Network Connection Approver": "b556d68e-0be0-4f35-a333-ad7ee1ce17ea",
 }
+
+#: Control-plane roles the workspace identity alone may hold, each on one resource (policy pack:
+#: ``azure-broad-roles-only-for-the-workspace-identity``); never on a group or subscription.
+WORKSPACE_IDENTITY_ONLY_ROLES: frozenset[str] = frozenset({"Contributor", "Key Vault Administrator"})
 
 #: Broad roles that must never be assigned by this stack (checked by the policy pack).
 FORBIDDEN_ROLES: dict[str, str] = {
     "Owner": "8e3af657-a8ff-443c-a75c-2fe8c4bcb635",
-    "Contributor": "b24988ac-6180-42a0-ab88-20f7382dd24c",
     "User Access Administrator": "18d7d88d-d35e-4fb5-a5c3-7773c20a72d9",
     "Role Based Access Control Administrator": "f58310d9-a9f6-439a-9e8d-f62e7b41a168",
     "Azure AI Administrator": "b78c5d69-af96-48a3-bf8d-a8b4d589de94",

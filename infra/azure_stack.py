@@ -22,6 +22,7 @@ from pulumi_azure_native import (
     keyvault,
     machinelearningservices,
     managedidentity,
+    network,
     operationalinsights,
     resources,
     storage,
@@ -52,9 +53,12 @@ class AzureMlStackArgs:
     compute_max_nodes: int = 2
     #: Low-priority nodes are cheaper but can be pre-empted; off so jobs are not lost by default.
     low_priority_compute: bool = False
-    #: Off: the workspace is reachable only through private endpoints. Turn on to submit from
-    #: GitHub-hosted runners (authentication is still Entra ID only).
-    public_network_access: bool = False
+    #: On (default): the workspace endpoint is public, Entra ID only, so the GitHub-hosted deploy job
+    #: reaches it; compute still runs in the managed network without public IPs. Off: reachable only
+    #: through a private endpoint in ``private_endpoint_subnet_id``, from a self-hosted runner there.
+    public_network_access: bool = True
+    #: Private option only: resource id of the subnet (with the runner's network) the endpoint goes in.
+    private_endpoint_subnet_id: str = ""
     log_retention_days: int = 30
     #: ISO 8601 duration an idle node is kept before the cluster scales back to zero.
     compute_idle_before_scale_down: str = "PT15M"
@@ -64,6 +68,10 @@ class AzureMlStackArgs:
     image_name: str = "gridcast"
 
 
+#: The private-link sub-resource of an AzureML workspace (its API, studio and notebooks endpoints).
+WORKSPACE_PRIVATE_LINK_GROUP = "amlworkspace"
+
+
 class AzureMlStack(pulumi.ComponentResource):
     """Resource group, identities, storage, key vault, monitoring, registry, workspace and compute."""
 
@@ -71,6 +79,11 @@ class AzureMlStack(pulumi.ComponentResource):
 
     def __init__(self, name: str, args: AzureMlStackArgs, opts: pulumi.ResourceOptions | None = None) -> None:
         super().__init__("gridcast:azure:AzureMlStack", name, None, opts)
+        if not args.public_network_access and not args.private_endpoint_subnet_id:
+            raise ValueError(
+                "a private workspace (public_network_access=False) needs private_endpoint_subnet_id: "
+                "without a private endpoint nothing could reach it"
+            )
         self._name = name
         tags = merge_tags(args.tags, {"component": "azureml"})
         child = pulumi.ResourceOptions(parent=self)
@@ -175,13 +188,14 @@ class AzureMlStack(pulumi.ComponentResource):
             opts=child,
         )
 
+        # The workspace identity's documented role set (Microsoft Learn, "Set up authentication between
+        # Azure Machine Learning and other services", user-assigned identity table; and "Workspace managed
+        # network isolation" for the approver role): made before the workspace, whose creation checks them.
         workspace_grants = [
+            self._grant("workspace-storage-contributor", self.workspace_identity, "Contributor", self.storage_account),
             # Identity-based system datastores: the workspace reads and writes blobs as itself...
             self._grant(
-                "workspace-blob-data",
-                self.workspace_identity,
-                "Storage Blob Data Contributor",
-                self.storage_account,
+                "workspace-blob-data", self.workspace_identity, "Storage Blob Data Contributor", self.storage_account
             ),
             # ...and keeps code snapshots on the account's file share.
             self._grant(
@@ -190,10 +204,26 @@ class AzureMlStack(pulumi.ComponentResource):
                 "Storage File Data Privileged Contributor",
                 self.storage_account,
             ),
-            # The workspace stores connection secrets in its (RBAC-mode) key vault.
-            self._grant("workspace-kv-secrets", self.workspace_identity, "Key Vault Secrets Officer", self.key_vault),
-            # Environment image builds push the built images to the registry.
-            self._grant("workspace-acr-push", self.workspace_identity, "AcrPush", self.registry),
+            self._grant("workspace-kv-contributor", self.workspace_identity, "Contributor", self.key_vault),
+            # RBAC-mode vault: connection secrets and keys (Key Vault Administrator is data plane only).
+            self._grant("workspace-kv-admin", self.workspace_identity, "Key Vault Administrator", self.key_vault),
+            self._grant("workspace-acr-contributor", self.workspace_identity, "Contributor", self.registry),
+            self._grant("workspace-appi-contributor", self.workspace_identity, "Contributor", self.app_insights),
+            # Managed network: since 2025-04-30 Azure no longer approves the private endpoints to the
+            # workspace's dependencies by itself; the workspace identity approves them with this role.
+            *(
+                self._grant(
+                    f"workspace-{label}-pe-approver",
+                    self.workspace_identity,
+                    "Azure AI Enterprise Network Connection Approver",
+                    resource,
+                )
+                for label, resource in (
+                    ("storage", self.storage_account),
+                    ("kv", self.key_vault),
+                    ("acr", self.registry),
+                )
+            ),
         ]
 
         self.workspace = machinelearningservices.Workspace(
@@ -211,6 +241,8 @@ class AzureMlStack(pulumi.ComponentResource):
             container_registry=self.registry.id,
             system_datastores_auth_mode=machinelearningservices.SystemDatastoresAuthMode.IDENTITY,
             v1_legacy_mode=False,
+            # Public (the default): Entra ID tokens only, reachable from the GitHub-hosted runner that
+            # submits. Private: only through the private endpoint below, from a runner in its network.
             public_network_access=(
                 machinelearningservices.PublicNetworkAccessType.ENABLED
                 if args.public_network_access
@@ -277,8 +309,31 @@ class AzureMlStack(pulumi.ComponentResource):
             opts=child,
         )
 
+        # Documented for the workspace itself: Contributor on the workspace, which exists only now.
+        workspace_self = self._grant(
+            "workspace-self-contributor", self.workspace_identity, "Contributor", self.workspace
+        )
+
+        self.private_endpoint: network.PrivateEndpoint | None = None
+        if not args.public_network_access:
+            self.private_endpoint = network.PrivateEndpoint(
+                f"{name}-workspace-endpoint",
+                private_endpoint_name=f"pe-{name}-workspace",
+                subnet=network.SubnetArgs(id=args.private_endpoint_subnet_id),
+                private_link_service_connections=[
+                    network.PrivateLinkServiceConnectionArgs(
+                        name=f"{name}-workspace",
+                        private_link_service_id=self.workspace.id,
+                        group_ids=[WORKSPACE_PRIVATE_LINK_GROUP],
+                    )
+                ],
+                **placed,
+                opts=child,
+            )
+
         self.grants = [
             *workspace_grants,
+            workspace_self,
             # The job identity: pull the training image, read data and write outputs, log to MLflow.
             self._grant("job-acr-pull", self.job_identity, "AcrPull", self.registry),
             self._grant("job-blob-data", self.job_identity, "Storage Blob Data Contributor", self.storage_account),

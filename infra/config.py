@@ -45,7 +45,8 @@ class StackConfig:
     compute_size: str
     owner: str = "ml-platform"
     cost_center: str = "grid-analytics"
-    public_network_access: bool = False
+    public_network_access: bool = True
+    private_endpoint_subnet_id: str = ""
     compute_max_nodes: int = 2
     low_priority_compute: bool = False
     log_retention_days: int = 30
@@ -58,6 +59,11 @@ class StackConfig:
             raise ValueError(f"{':'.join(REGION_KEYS[self.cloud])} must be set for the {self.cloud} stack")
         github_oidc.validate_repository(self.github_repository)
         github_oidc.validate_environment(self.github_environment)
+        if self.cloud == "azure" and not self.public_network_access and not self.private_endpoint_subnet_id:
+            raise ValueError(
+                "gridcast:publicNetworkAccess=false needs gridcast:privateEndpointSubnetId (the subnet, in the "
+                "self-hosted runner's network, that the workspace's private endpoint goes in)"
+            )
         if self.compute_max_nodes < 1:
             raise ValueError("gridcast:computeMaxNodes must be at least 1")
         if self.cloud == "aws" and self.log_retention_days not in AWS_LOG_RETENTION_DAYS:
@@ -90,6 +96,7 @@ def load_config() -> StackConfig:
         owner=cfg.get("owner") or StackConfig.owner,
         cost_center=cfg.get("costCenter") or StackConfig.cost_center,
         public_network_access=_first(cfg.get_bool("publicNetworkAccess"), StackConfig.public_network_access),
+        private_endpoint_subnet_id=cfg.get("privateEndpointSubnetId") or StackConfig.private_endpoint_subnet_id,
         compute_max_nodes=_first(cfg.get_int("computeMaxNodes"), StackConfig.compute_max_nodes),
         low_priority_compute=_first(cfg.get_bool("lowPriorityCompute"), StackConfig.low_priority_compute),
         log_retention_days=_first(cfg.get_int("logRetentionDays"), StackConfig.log_retention_days),

@@ -83,6 +83,20 @@ OnStatus = Callable[[StepReport], None]
 
 
 @dataclass(frozen=True)
+class Check:
+    """One line of ``runner doctor``: what was checked from here, what was found, and the fix if it failed."""
+
+    name: str
+    ok: bool
+    detail: str
+    fix: str = ""
+
+
+def failed_checks(checks: list[Check]) -> list[Check]:
+    return [check for check in checks if not check.ok]
+
+
+@dataclass(frozen=True)
 class BackendOptions:
     """Everything a backend factory may need; each backend reads only its part."""
 
@@ -130,6 +144,14 @@ class Runner(ABC):
     def status(self, handle: RunHandle) -> RunResult:
         """The run's status now, without waiting (``runner status``)."""
         raise NotImplementedError(f"the {self.name} backend cannot report status of a detached run")
+
+    def doctor(self, spec: PipelineSpec) -> list[Check]:
+        """Check from the caller what a submission needs (identity, stack, reachability...); calls read-only APIs.
+
+        Also run before every cloud submission, so a missing grant or image fails in seconds with its
+        fix, not as an opaque error halfway through a run. A backend with nothing remote checks nothing.
+        """
+        return []
 
     def describe(self, spec: PipelineSpec, request: RunRequest) -> str:
         """What would be uploaded and submitted (``--dry-run``); calls nothing."""

@@ -21,7 +21,17 @@ from ml.steps.options import OptionError, check_parameters
 from ml.steps.registry import TransformerIdError, transformer_id_for
 from ml.steps.store_uri import TrackingStoreError, check_reachable, check_scheme, redact, split_credentials
 from runners import outputs
-from runners.base import BackendError, BackendOptions, RunHandle, Runner, RunRequest, Status, StepReport
+from runners.base import (
+    BackendError,
+    BackendOptions,
+    Check,
+    RunHandle,
+    Runner,
+    RunRequest,
+    Status,
+    StepReport,
+    failed_checks,
+)
 from runners.registry import create_runner
 from runners.spec import load_spec
 from runners.stack import load_stack_outputs
@@ -219,6 +229,7 @@ def _execute(runner: Runner, pipeline: object, request: RunRequest, detach: bool
     transformer = request.parameters.get("transformer_id")
     about = f" · transformer [bold]{escape(str(transformer))}[/]" if transformer else ""
     console.print(f"[bold]gridcast[/] · backend [bold]{runner.name}[/]{about} · data {source}")
+    _preflight(runner, pipeline)
     with _state_disk():
         handle = runner.submit(pipeline, request)  # type: ignore[arg-type]
         _save_handle(handle)
@@ -297,6 +308,22 @@ def _existing(path: Path) -> Path:
     return path
 
 
+def _print_checks(checks: list[Check]) -> None:
+    for check in checks:
+        mark = "[green]  ok[/]" if check.ok else "[red]FAIL[/]"
+        console.print(f"{mark}  {escape(check.name)}: {escape(check.detail)}", soft_wrap=True)
+        if not check.ok and check.fix:
+            console.print(f"      fix: {escape(check.fix)}", soft_wrap=True)
+
+
+def _preflight(runner: Runner, pipeline: object) -> None:
+    """``runner doctor`` before every submission: a missing grant or image fails here, with its fix."""
+    failed = failed_checks(runner.doctor(pipeline))  # type: ignore[arg-type]
+    if failed:
+        _print_checks(failed)
+        raise _fail(f"{len(failed)} preflight check(s) failed; nothing was submitted (`runner doctor` shows all)")
+
+
 def _offer_stop(runner: Runner, handle: RunHandle) -> None:
     """Ctrl-C asks: stop the steps cleanly, or leave the run going and follow it with ``runner status``."""
     try:
@@ -335,6 +362,29 @@ def backtest(
     except ValueError as exc:  # includes DataValidationError: the message names file, lines and column
         raise _fail(str(exc)) from None
     console.print(format_table(table), markup=False, soft_wrap=True)
+
+
+@app.command()
+def doctor(
+    backend: Annotated[Backend, typer.Option(help="Which backend to check.")] = Backend.local,
+    stack_outputs: Annotated[Path | None, typer.Option(help="`pulumi stack output --json` file.")] = None,
+    stack: Annotated[str | None, typer.Option(help="Read outputs of this Pulumi stack.")] = None,
+    image: Annotated[str | None, typer.Option(help="The image a run would use, by digest.")] = None,
+    endpoint_url: Annotated[str | None, typer.Option(help="API endpoint override.")] = None,
+    spec: Annotated[Path | None, typer.Option(help="Pipeline spec YAML (default: the built-in one).")] = None,
+) -> None:
+    """Check from here what a cloud run needs (identity, stack, reachability, tracking server, image, role)."""
+    with _backend_errors():
+        runner = create_runner(backend.value, _options(None, stack_outputs, stack, image, endpoint_url))
+        checks = runner.doctor(load_spec(spec))
+    if not checks:
+        console.print(f"the {backend.value} backend needs nothing remote: nothing to check")
+        return
+    _print_checks(checks)
+    failed = failed_checks(checks)
+    if failed:
+        raise _fail(f"{len(failed)} of {len(checks)} checks failed")
+    console.print(f"all {len(checks)} checks passed")
 
 
 @app.command()

@@ -38,6 +38,7 @@ AZ_REGISTRY = "azure-native:containerregistry:Registry"
 AZ_ML_WORKSPACE = "azure-native:machinelearningservices:Workspace"
 AZ_ML_COMPUTE = "azure-native:machinelearningservices:Compute"
 AZ_ROLE_ASSIGNMENT = "azure-native:authorization:RoleAssignment"
+AZ_PRIVATE_ENDPOINT = "azure-native:network:PrivateEndpoint"
 
 AWS_KMS_KEY = "aws:kms/key:Key"
 AWS_BUCKET = "aws:s3/bucket:Bucket"
@@ -223,7 +224,7 @@ def azure_ml_workspace_identity_based(resource_type: str, props: Props) -> list[
     if not _is_false(props.get("v1LegacyMode")):
         problems.append("workspace must set v1LegacyMode=false")
     if props.get("publicNetworkAccess") not in ("Enabled", "Disabled"):
-        problems.append("workspace publicNetworkAccess must be set explicitly (secure default: Disabled)")
+        problems.append("workspace publicNetworkAccess must be set explicitly (Enabled: Entra ID only; Disabled)")
     return problems
 
 
@@ -534,6 +535,42 @@ def aws_mlflow_artifacts_in_stack_bucket(resources: Sequence[tuple[str, Props]])
     return problems
 
 
+def azure_broad_roles_only_for_the_workspace_identity(resources: Sequence[tuple[str, Props]]) -> list[str]:
+    """Contributor and Key Vault Administrator go only to a workspace's primary identity (Microsoft's
+    documented set for a user-assigned workspace identity), never to the job or deploy identity."""
+    principals = {_text(p.get("id")): _text(p.get("principalId")) for t, p in resources if t == AZ_IDENTITY}
+    allowed = {
+        principals.get(_text(p.get("primaryUserAssignedIdentity"))) for t, p in resources if t == AZ_ML_WORKSPACE
+    }
+    guarded = {azure_roles.ASSIGNABLE_ROLES[r]: r for r in azure_roles.WORKSPACE_IDENTITY_ONLY_ROLES}
+    problems = []
+    for resource_type, props in resources:
+        guid = (
+            azure_roles.role_guid(_text(props.get("roleDefinitionId"))) if resource_type == AZ_ROLE_ASSIGNMENT else None
+        )
+        if guid in guarded and _text(props.get("principalId")) not in allowed:
+            problems.append(
+                f"{guarded[guid]} on {_text(props.get('scope'))!r} is not for a workspace's primary identity"
+            )
+    return problems
+
+
+def azure_private_workspace_has_endpoint(resources: Sequence[tuple[str, Props]]) -> list[str]:
+    """A workspace with public network access disabled has a private endpoint to it, or nothing reaches it."""
+    targets = {
+        _text(_get(connection, "privateLinkServiceId"))
+        for t, p in resources
+        if t == AZ_PRIVATE_ENDPOINT
+        for connection in _items(p.get("privateLinkServiceConnections"))
+        if "amlworkspace" in _items(_get(connection, "groupIds"))
+    }
+    return [
+        f"workspace {p.get('workspaceName')!r} disables public network access but has no private endpoint"
+        for t, p in resources
+        if t == AZ_ML_WORKSPACE and p.get("publicNetworkAccess") == "Disabled" and _text(p.get("id")) not in targets
+    ]
+
+
 # -- registry ------------------------------------------------------------------------------------------
 @dataclass(frozen=True)
 class ResourceRule:
@@ -581,6 +618,8 @@ RESOURCE_RULES: tuple[ResourceRule, ...] = (
 )
 
 STACK_RULES: tuple[StackRule, ...] = (
+    StackRule("azure-broad-roles-only-for-the-workspace-identity", azure_broad_roles_only_for_the_workspace_identity),
+    StackRule("azure-private-workspace-has-endpoint", azure_private_workspace_has_endpoint),
     StackRule("aws-s3-buckets-fully-configured", aws_s3_buckets_fully_configured),
     StackRule("aws-ecr-repositories-have-lifecycle", aws_ecr_repositories_have_lifecycle),
     StackRule("aws-mlflow-artifacts-in-stack-bucket", aws_mlflow_artifacts_in_stack_bucket),

@@ -56,11 +56,18 @@ def failure_file() -> Path:
 
 
 def _record_failure(message: str) -> None:
-    """Training jobs read ``failure``; processing jobs show ``message`` beside it as their exit message."""
+    """Training jobs read ``failure``; processing jobs show ``message`` beside it as their exit message.
+
+    Best effort: it runs while a step is already failing, so a folder it cannot write (a root-owned
+    mount, a full disk) earns a warning and never replaces the step's own error or exit code.
+    """
     path = failure_file()
-    if path.parent.is_dir():
-        for target in (path, path.with_name("message")):
-            target.write_text(message[:1000] + "\n")
+    try:
+        if path.parent.is_dir():
+            for target in (path, path.with_name("message")):
+                target.write_text(message[:1000] + "\n")
+    except OSError as exc:
+        typer.echo(f"warning: could not write the failure file {path}: {exc.strerror or exc}", err=True)
 
 
 def _fail(message: str, code: int) -> None:

@@ -33,6 +33,9 @@ TRAINING_CHANNELS = "/opt/ml/input/data"
 TRAINING_MODEL = "/opt/ml/model"
 PROCESSING_INPUTS = "/opt/ml/processing/input"
 PROCESSING_OUTPUTS = "/opt/ml/processing/output"
+IMAGE_ENTRYPOINT = "/usr/local/bin/gridcast-entrypoint"
+"""``ContainerEntrypoint`` replaces the image's ENTRYPOINT, so name it: it hands SageMaker's root-owned
+output mounts to the job user and drops root before the step runs (docker/entrypoint.sh)."""
 
 
 class CompileError(BackendError, ValueError):
@@ -125,9 +128,9 @@ def _step(
 ) -> dict[str, Any]:
     kind = kinds[step.name]
     resources = step.resources.get("aws", {})
-    instance_type = resources.get("instance_type")
+    instance_type = settings.compute_target or resources.get("instance_type")  # the stack's size wins
     if not instance_type:
-        raise CompileError(f"step {step.name!r} has no resources.aws.instance_type")
+        raise CompileError(f"step {step.name!r} has no resources.aws.instance_type and the stack no compute_target")
     cluster: dict[str, Any] = {
         "InstanceType": instance_type,
         "InstanceCount": int(resources.get("instance_count", 1)),
@@ -151,7 +154,7 @@ def _step(
             "AlgorithmSpecification": {
                 "TrainingImage": settings.image,
                 "TrainingInputMode": "File",
-                "ContainerEntrypoint": command[:1],
+                "ContainerEntrypoint": [IMAGE_ENTRYPOINT, *command[:1]],
                 "ContainerArguments": command[1:],
             },
             "RoleArn": settings.execution_role_arn,
@@ -199,7 +202,7 @@ def _step(
         "ProcessingResources": {"ClusterConfig": cluster},
         "AppSpecification": {
             "ImageUri": settings.image,
-            "ContainerEntrypoint": command[:1],
+            "ContainerEntrypoint": [IMAGE_ENTRYPOINT, *command[:1]],
             "ContainerArguments": command[1:],
         },
         "RoleArn": settings.execution_role_arn,

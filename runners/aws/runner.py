@@ -21,7 +21,7 @@ from runners.aws.clients import AwsClients
 from runners.aws.logs import job_of, log_text
 from runners.aws.settings import AwsSettings, load_settings
 from runners.aws.staging import download, read_text, sha256, upload_once
-from runners.base import RESULT_FILES, OnStatus, RunHandle, Runner, RunRequest, RunResult, Status, StepReport
+from runners.base import RESULT_FILES, Check, OnStatus, RunHandle, Runner, RunRequest, RunResult, Status, StepReport
 from runners.spec import PipelineSpec
 
 VERDICT_FILE = "decision.json"  # the promote step's verdict; SageMaker saw exit 0 either way
@@ -101,6 +101,11 @@ class SageMakerRunner(Runner):
             definition=sm.compile_definition(spec, settings, request.tracking_uri),
             parameters=sm.execution_parameters(spec, values, {input_name: prefix}),
         )
+
+    def doctor(self, spec: PipelineSpec) -> list[Check]:
+        from runners.aws.doctor import run_checks
+
+        return run_checks(self._aws, self.stack_outputs, self.image, spec)
 
     def describe(self, spec: PipelineSpec, request: RunRequest) -> str:
         plan = self.plan(spec, request)

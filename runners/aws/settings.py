@@ -41,6 +41,8 @@ class AwsSettings(BaseModel):
     """``s3://<bucket>/<prefix>``: content-addressed input data goes below it."""
     outputs_uri: str
     """``s3://<bucket>/<prefix>``: every execution writes below ``<prefix>/<pipeline>/<execution id>/``."""
+    compute_target: str | None = None
+    """The stack's instance type (``gridcast:computeSize``): every job runs on it; the spec's is the fallback."""
     kms_key_arn: str | None = None
     """When set, the upload and every job output and volume are encrypted with this key."""
     image_repository: str | None = None

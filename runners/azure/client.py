@@ -21,6 +21,16 @@ from azure.core.exceptions import HttpResponseError, ResourceNotFoundError
 from runners.azure.compile import DATA_ASSET_NAME, content_version, data_reference
 from runners.azure.settings import AzureSettings, check_endpoint
 
+ARM_SCOPE = "https://management.azure.com/.default"
+DOCTOR_PROBE_RUN = "gridcast-doctor-probe"
+MANIFEST_TYPES = ", ".join(
+    [
+        "application/vnd.docker.distribution.manifest.v2+json",
+        "application/vnd.docker.distribution.manifest.list.v2+json",
+        "application/vnd.oci.image.manifest.v1+json",
+        "application/vnd.oci.image.index.v1+json",
+    ]
+)
 STEP_LOG = "user_logs/std_log.txt"
 """Where AzureML puts a command job's stdout and stderr among its default artifacts."""
 
@@ -142,6 +152,80 @@ class AzureML:
 
     def cancel(self, name: str) -> None:
         self.ml_client.jobs.begin_cancel(name).result()
+
+    # -- read-only probes for ``runner doctor`` ------------------------------------------------------
+
+    def probe_token(self) -> str:
+        """An Azure Resource Manager token from the caller's credential; returns its tenant (``tid``)."""
+        import jwt
+
+        token = self.ml_client._credential.get_token(ARM_SCOPE).token  # the credential MLClient signs with
+        claims = jwt.decode(token, options={"verify_signature": False})
+        return str(claims.get("tid", "?"))
+
+    def probe_workspace(self, name: str) -> Any:
+        """The workspace through Azure Resource Manager: provisioning state, network access, MLflow URI."""
+        return self.ml_client.workspaces.get(name)
+
+    def probe_compute_identities(self, name: str) -> list[str]:
+        """Client ids of the user-assigned identities attached to the compute (the steps run as one of them)."""
+        compute = self.ml_client.compute.get(name)
+        identities = getattr(getattr(compute, "identity", None), "user_assigned_identities", None) or []
+        # azure-ai-ml 1.35 leaves ``client_id`` unset on a compute's identities and keeps the service's
+        # ``clientId`` as an extra attribute instead; read whichever is there.
+        ids = [getattr(identity, "client_id", None) or getattr(identity, "clientId", None) for identity in identities]
+        return [str(client_id) for client_id in ids if client_id]
+
+    def registry_url(self, login_server: str) -> str:
+        """The registry's data-plane address (the tests point it at the loopback server)."""
+        return f"https://{login_server}"
+
+    def probe_image(self, login_server: str, repository: str, digest: str) -> bool:
+        """Is ``repository@digest`` in the registry? ACR's documented token exchange, then a manifest HEAD.
+
+        The caller's Entra ID token becomes an ACR refresh token (``/oauth2/exchange``), then a
+        pull-scoped access token (``/oauth2/token``); a 404 for the manifest means "not there".
+        """
+        import requests
+
+        url = self.registry_url(login_server)
+        aad = self.ml_client._credential.get_token(ARM_SCOPE).token
+        exchange = requests.post(
+            f"{url}/oauth2/exchange",
+            data={"grant_type": "access_token", "service": login_server, "access_token": aad},
+            timeout=30,
+        )
+        exchange.raise_for_status()
+        token = requests.post(
+            f"{url}/oauth2/token",
+            data={
+                "grant_type": "refresh_token",
+                "service": login_server,
+                "scope": f"repository:{repository}:pull",
+                "refresh_token": exchange.json()["refresh_token"],
+            },
+            timeout=30,
+        )
+        token.raise_for_status()
+        manifest = requests.head(
+            f"{url}/v2/{repository}/manifests/{digest}",
+            headers={"Authorization": f"Bearer {token.json()['access_token']}", "Accept": MANIFEST_TYPES},
+            timeout=30,
+        )
+        if manifest.status_code == 404:
+            return False
+        manifest.raise_for_status()
+        return True
+
+    def probe_data_plane(self) -> None:
+        """One run-history read: reaching the workspace's data plane (private when public access is off).
+
+        A run that does not exist answers 404, which is the point: the answer came from the workspace.
+        """
+        try:
+            self.ml_client.jobs._runs_operations.get_run(DOCTOR_PROBE_RUN)
+        except ResourceNotFoundError:
+            return
 
 
 def _status_name(status: object) -> str:

@@ -23,6 +23,7 @@ from runners.azure.settings import AzureSettings
 from runners.base import (
     RESULT_FILES,
     BackendError,
+    Check,
     OnStatus,
     RunHandle,
     Runner,
@@ -80,6 +81,11 @@ class AzureRunner(Runner):
         return self._azureml
 
     # -- submitting -------------------------------------------------------------------------------
+
+    def doctor(self, spec: PipelineSpec) -> list[Check]:
+        from runners.azure.doctor import run_checks
+
+        return run_checks(self.azureml, self.settings)
 
     def describe(self, spec: PipelineSpec, request: RunRequest) -> str:
         reference = data_reference(content_version(request.data))

@@ -89,10 +89,15 @@ def detect_engine(preferred: str | None = None) -> Engine:
     )
 
 
+JOB_USER_LABEL = "org.gridcast.job-user"
+"""The image starts as root (its entrypoint hands SageMaker's mounts over); this label names the job user."""
+
+
 def image_user(engine: Engine, image: str) -> str:
-    """The image's ``USER``; also proves the image is in the engine's local storage."""
+    """The image's job user (its label, else its ``USER``); also proves the image is in local storage."""
+    template = f'{{{{with .Config.Labels}}}}{{{{index . "{JOB_USER_LABEL}"}}}}{{{{end}}}}|{{{{.Config.User}}}}'
     out = subprocess.run(
-        [engine.executable, "image", "inspect", "--format", "{{.Config.User}}", image],
+        [engine.executable, "image", "inspect", "--format", template, image],
         capture_output=True,
         text=True,
         timeout=PROBE_TIMEOUT_S,
@@ -101,7 +106,8 @@ def image_user(engine: Engine, image: str) -> str:
         raise EngineUnavailableError(
             f"image {image} is not in {engine.name}'s local storage; build it (docker/README.md) or pull it first"
         )
-    return out.stdout.strip()
+    label, _, user = out.stdout.strip().partition("|")
+    return label or user
 
 
 def numeric_user(user: str) -> tuple[int, int]:

@@ -16,10 +16,12 @@ import boto3
 import iam_check
 import pytest
 import requests
-from fake_stack import BUCKET, REGION, stack_outputs
+from fake_stack import ACCOUNT, BUCKET, PUSHED, REGION, REPOSITORY, ROLE, TRACKING_SERVER, stack_outputs
 from moto.server import ThreadedMotoServer
 from sagemaker_loopback import PipelineEngine, install, uninstall
 
+from infra import aws_policies
+from infra.aws_stack import SAGEMAKER_MLFLOW_VERSION
 from runners.aws.clients import AwsClients
 
 
@@ -75,8 +77,10 @@ def aws(moto_endpoint: str, engine: PipelineEngine, monkeypatch: pytest.MonkeyPa
     s3.create_bucket(Bucket=BUCKET, CreateBucketConfiguration={"LocationConstraint": REGION})
     s3.put_bucket_versioning(Bucket=BUCKET, VersioningConfiguration={"Status": "Enabled"})
     key = boto3.client("kms", region_name=REGION, endpoint_url=moto_endpoint).create_key()["KeyMetadata"]["Arn"]
+    deployed(moto_endpoint, engine)
     clients = {
-        name: boto3.client(name, region_name=REGION, endpoint_url=moto_endpoint) for name in ("sagemaker", "logs")
+        name: boto3.client(name, region_name=REGION, endpoint_url=moto_endpoint)
+        for name in ("sagemaker", "logs", "ecr", "iam")
     }
     calls: list[iam_check.Call] = []
     make_client = AwsClients._client
@@ -94,6 +98,22 @@ def aws(moto_endpoint: str, engine: PipelineEngine, monkeypatch: pytest.MonkeyPa
     yield {"endpoint": moto_endpoint, "s3": s3, "kms_key_arn": key, "calls": calls, **clients}
     denied = iam_check.denied(iam_check.deploy_policy(stack_outputs(key)), calls, key)
     assert not denied, "the deploy role would refuse:\n" + "\n".join(dict.fromkeys(denied))
+
+
+def deployed(endpoint: str, engine: PipelineEngine) -> None:
+    """What else `pulumi up` and the image build leave behind: the execution role, the repository with
+    the test images pushed (by digest), and the tracking server at the pinned MLflow version."""
+    iam = boto3.client("iam", region_name=REGION, endpoint_url=endpoint)
+    trust = aws_policies.sagemaker_trust_policy(ACCOUNT)
+    iam.create_role(RoleName=ROLE.rsplit("/", 1)[-1], AssumeRolePolicyDocument=json.dumps(trust))
+    ecr = boto3.client("ecr", region_name=REGION, endpoint_url=endpoint)
+    name = REPOSITORY.split("/", 1)[1]
+    ecr.create_repository(repositoryName=name, imageTagMutability="IMMUTABLE")
+    for tag, digest in PUSHED.items():
+        manifest = {"schemaVersion": 2, "mediaType": "application/vnd.oci.image.manifest.v1+json",
+                    "config": {"digest": digest}, "layers": []}  # fmt: skip
+        ecr.put_image(repositoryName=name, imageManifest=json.dumps(manifest), imageTag=tag, imageDigest=digest)
+    engine.add_tracking_server(TRACKING_SERVER, SAGEMAKER_MLFLOW_VERSION)
 
 
 @pytest.fixture(name="stack_outputs")

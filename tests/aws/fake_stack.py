@@ -7,6 +7,8 @@ ACCOUNT = "123456789012"  # moto's account for any fake credentials
 BUCKET = "gridcast-test-bucket"
 REPOSITORY = f"{ACCOUNT}.dkr.ecr.{REGION}.amazonaws.com/gridcast-test"
 IMAGE = f"{REPOSITORY}@sha256:{'a' * 64}"
+#: Images the fake registry holds, tag -> digest (IMAGE and the one a re-run test switches to).
+PUSHED = {"commit-a": f"sha256:{'a' * 64}", "commit-b": f"sha256:{'b' * 64}"}
 TRACKING_SERVER = f"arn:aws:sagemaker:{REGION}:{ACCOUNT}:mlflow-tracking-server/gridcast-test"
 ROLE = f"arn:aws:iam::{ACCOUNT}:role/gridcast-test-execution-role"
 PIPELINE = "gridcast-test-transformer-load"

@@ -16,7 +16,7 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
-from fake_stack import ACCOUNT, BUCKET, REGION, ROLE
+from fake_stack import ACCOUNT, BUCKET, REGION, ROLE, TRACKING_SERVER
 
 from infra import aws_policies
 
@@ -41,6 +41,7 @@ def deploy_policy(stack_outputs: dict[str, Any]) -> dict[str, Any]:
     """The deploy role's policy as the stack renders it, for the fake stack's names and ARNs."""
     return aws_policies.deploy_role_policy(
         execution_role_arn=ROLE,
+        tracking_server_arn=TRACKING_SERVER,
         bucket_arn=f"arn:aws:s3:::{BUCKET}",
         kms_key_arn=stack_outputs["kms_key_arn"],
         repository_arn=f"arn:aws:ecr:{REGION}:{ACCOUNT}:repository/gridcast-test",
@@ -56,6 +57,14 @@ def deploy_policy(stack_outputs: dict[str, Any]) -> dict[str, Any]:
 def needs(call: Call, kms_key_arn: str) -> list[Need]:
     """What IAM checks for one call (raises KeyError for a call nobody has mapped yet)."""
     p = call.params
+    if call.service == "sts" and call.operation == "GetCallerIdentity":
+        return []  # AWS answers it for any valid credentials; no policy can deny it
+    if call.service == "ecr" and call.operation == "DescribeImages":
+        return [Need("ecr:DescribeImages", f"arn:aws:ecr:{REGION}:{p['registryId']}:repository/{p['repositoryName']}")]
+    if call.service == "iam" and call.operation == "GetRole":
+        return [Need("iam:GetRole", f"arn:aws:iam::{ACCOUNT}:role/{p['RoleName']}")]
+    if call.service == "s3" and call.operation == "HeadBucket":
+        return [Need("s3:ListBucket", f"arn:aws:s3:::{p['Bucket']}")]
     if call.service == "s3":
         bucket, obj = f"arn:aws:s3:::{p['Bucket']}", f"arn:aws:s3:::{p['Bucket']}/{p['Key']}"
         put = [Need("s3:PutObject", obj)]
@@ -71,6 +80,8 @@ def needs(call: Call, kms_key_arn: str) -> list[Need]:
     if call.service == "sagemaker":
         if "PipelineExecutionArn" in p:
             resource = p["PipelineExecutionArn"]
+        elif "TrackingServerName" in p:
+            resource = f"arn:aws:sagemaker:{REGION}:{ACCOUNT}:mlflow-tracking-server/{p['TrackingServerName']}"
         elif "PipelineName" in p:  # SageMaker ARNs carry the name in lowercase
             resource = f"arn:aws:sagemaker:{REGION}:{ACCOUNT}:pipeline/{p['PipelineName'].lower()}"
         else:  # e.g. ListPipelines: no resource type, so only "*" would allow it

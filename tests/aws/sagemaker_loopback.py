@@ -11,7 +11,9 @@ What is a TEST DOUBLE, because nothing here can run SageMaker (no containers, no
   :func:`install` adds those two operations to moto's SageMaker handler (served from this
   engine's step table) and hooks StartPipelineExecution so the engine runs the execution.
   It also makes DescribePipeline of a missing pipeline fail with ``ResourceNotFound``, the error
-  the SageMaker API defines (moto 5.2 answers ``ValidationException`` instead).
+  the SageMaker API defines (moto 5.2 answers ``ValidationException`` instead), and adds
+  DescribeMlflowTrackingServer (moto 5.2 has no MLflow tracking servers), answering with the
+  members, status values and ``ResourceNotFound`` error of botocore's SageMaker service model.
 * :class:`PipelineEngine` plays the SageMaker Pipelines service: for each step of the stored
   definition it resolves the pipeline expressions (``Get``, ``Std:Join``, step properties), starts
   the job with a real CreateTrainingJob/CreateProcessingJob request to moto (so botocore checks
@@ -41,12 +43,16 @@ from typing import Any
 
 import boto3
 from botocore.config import Config
+from moto.core.exceptions import JsonRESTError
 from moto.core.responses import ActionResult
 from moto.sagemaker.exceptions import ResourceNotFound
 from moto.sagemaker.responses import SageMakerResponse
 from moto.sagemaker.utils import get_pipeline_execution_from_arn
 
+from runners.aws.compile import IMAGE_ENTRYPOINT
+
 OPT_ML = "/opt/ml"
+PROCESSING_OUTPUTS = "/opt/ml/processing/output"
 PROPERTY = re.compile(r"^(?P<name>[A-Za-z0-9]+)(?:\['(?P<key>[^']+)'\])?$")
 PASSED_ENV = ("PATH", "HOME", "LANG", "LC_ALL", "TZ", "TMPDIR")
 
@@ -76,7 +82,22 @@ class PipelineEngine:
         self.workdir = Path()
         self.executions: dict[str, Execution] = {}
         self.tracking_uris: list[str] = []
+        self.tracking_servers: dict[str, dict[str, Any]] = {}
+        self.denied: set[str] = set()
+        """Operations answered with AccessDeniedException, as IAM would for a caller lacking the grant."""
         self.lock = threading.Lock()
+
+    def add_tracking_server(self, arn: str, version: str, status: str = "Created", active: str = "Active") -> None:
+        """A tracking server as DescribeMlflowTrackingServer describes it (moto 5.2 has none)."""
+        name = arn.rsplit("/", 1)[-1]
+        self.tracking_servers[name] = {
+            "TrackingServerArn": arn,
+            "TrackingServerName": name,
+            "MlflowVersion": version,
+            "TrackingServerStatus": status,
+            "IsActive": active,
+            "TrackingServerSize": "Small",
+        }
 
     def reset(self, workdir: Path) -> None:
         for execution in list(self.executions.values()):
@@ -84,6 +105,7 @@ class PipelineEngine:
             if execution.thread:
                 execution.thread.join(timeout=30)
         self.executions, self.tracking_uris, self.workdir = {}, [], workdir
+        self.tracking_servers, self.denied = {}, set()
 
     def _client(self, service: str) -> Any:
         config = Config(s3={"addressing_style": "path"})
@@ -230,7 +252,11 @@ class Container:
             "GRIDCAST_FAILURE_FILE": str(self.local(f"{OPT_ML}/output/failure")),
             "PYTHONWARNINGS": "ignore",
         }
-        command = [*spec["ContainerEntrypoint"], *spec.get("ContainerArguments", [])]
+        refused = self._unwritable_mounts(spec["ContainerEntrypoint"])
+        if refused is not None:
+            self._write_logs_text([refused])
+            return "Failed", f"AlgorithmError: {refused}, exit code: 1", {}
+        command = [*spec["ContainerEntrypoint"][1:], *spec.get("ContainerArguments", [])]
         command = [sys.executable if arg == "python" else str(self.local(arg)) for arg in command]
         log_path = self.root / "container.log"
         with log_path.open("w") as log:
@@ -249,6 +275,19 @@ class Container:
                 return "Failed", f"AlgorithmError: {message}, exit code: {process.returncode}", {}
             return "Failed", "AlgorithmError: See job logs for more information", {}
         return "Succeeded", "", self._upload_outputs(training)
+
+    def _unwritable_mounts(self, entrypoint: list[str]) -> str | None:
+        """SageMaker mounts the output folders root-owned at run time (aws/sagemaker-python-sdk#4764).
+
+        The image's entrypoint, started as root, hands them to the job user before dropping root
+        (proven with real root-owned mounts in tests/container). Played here, not run: the step runs
+        with the entrypoint left out, and a job that bypasses it fails the way it would on SageMaker,
+        as the image's user refused its first write (these tests may run as root, which no mode bit stops).
+        """
+        if entrypoint[:1] == [IMAGE_ENTRYPOINT]:
+            return None
+        folder = f"{OPT_ML}/model" if self.kind == "Training" else f"{PROCESSING_OUTPUTS}/..."
+        return f"PermissionError: [Errno 13] Permission denied: '{folder}' (root-owned SageMaker mount)"
 
     def _stage(self, uri: str, folder: Path) -> None:
         bucket, _, prefix = uri.removeprefix("s3://").partition("/")
@@ -281,6 +320,9 @@ class Container:
         return {"ProcessingOutputConfig": config}
 
     def _write_logs(self, log_path: Path) -> None:
+        self._write_logs_text(log_path.read_text(errors="replace").splitlines())
+
+    def _write_logs_text(self, lines: list[str]) -> None:
         logs = self.engine._client("logs")
         group = "/aws/sagemaker/TrainingJobs" if self.kind == "Training" else "/aws/sagemaker/ProcessingJobs"
         stream = f"{self.job}/algo-1-{int(time.time())}"
@@ -288,9 +330,16 @@ class Container:
             logs.create_log_group(logGroupName=group)
         logs.create_log_stream(logGroupName=group, logStreamName=stream)
         now = int(time.time() * 1000)
-        lines = log_path.read_text(errors="replace").splitlines() or ["(no output)"]
+        lines = lines or ["(no output)"]
         events = [{"timestamp": now, "message": line} for line in lines]
         logs.put_log_events(logGroupName=group, logStreamName=stream, logEvents=events)
+
+
+class AccessDenied(JsonRESTError):
+    """SageMaker's answer when IAM refuses the call (moto enforces no IAM; the engine's ``denied`` plays it)."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__("AccessDeniedException", message)
 
 
 def install(engine: PipelineEngine) -> list[tuple[str, Any]]:
@@ -316,12 +365,21 @@ def install(engine: PipelineEngine) -> list[tuple[str, Any]]:
         return ActionResult({"PipelineExecutionArn": arn})
 
     def describe_pipeline(self: SageMakerResponse) -> ActionResult:
+        if "DescribePipeline" in engine.denied:
+            raise AccessDenied("not authorized to perform: sagemaker:DescribePipeline")
         name = self._get_param("PipelineName")
         if name not in self.sagemaker_backend.pipelines:
             raise ResourceNotFound(f"Pipeline '{name}' does not exist.")
         return original_describe(self)
 
+    def describe_mlflow_tracking_server(self: SageMakerResponse) -> ActionResult:
+        name = self._get_param("TrackingServerName")
+        if name not in engine.tracking_servers:
+            raise ResourceNotFound(f"Tracking server {name} does not exist.")
+        return ActionResult(dict(engine.tracking_servers[name]))
+
     saved = [(name, getattr(SageMakerResponse, name, None)) for name in _ADDED]
+    SageMakerResponse.describe_mlflow_tracking_server = describe_mlflow_tracking_server  # type: ignore[attr-defined]
     SageMakerResponse.describe_pipeline = describe_pipeline  # type: ignore[method-assign]
     SageMakerResponse.start_pipeline_execution = start_pipeline_execution  # type: ignore[method-assign]
     SageMakerResponse.list_pipeline_execution_steps = list_pipeline_execution_steps  # type: ignore[attr-defined]
@@ -337,4 +395,10 @@ def uninstall(saved: list[tuple[str, Any]]) -> None:
             setattr(SageMakerResponse, name, value)
 
 
-_ADDED = ("describe_pipeline", "start_pipeline_execution", "list_pipeline_execution_steps", "stop_pipeline_execution")
+_ADDED = (
+    "describe_pipeline",
+    "start_pipeline_execution",
+    "list_pipeline_execution_steps",
+    "stop_pipeline_execution",
+    "describe_mlflow_tracking_server",
+)

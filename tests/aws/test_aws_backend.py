@@ -126,6 +126,9 @@ def test_runs_on_sagemaker_and_reuses_upload_and_pipeline_on_rerun(
         *("sagemaker:DescribePipeline", "sagemaker:CreatePipeline", "sagemaker:UpdatePipeline"),
         *("sagemaker:StartPipelineExecution", "sagemaker:DescribePipelineExecution"),
         "sagemaker:ListPipelineExecutionSteps",
+        # the preflight (runner doctor) before each submission
+        *("sts:GetCallerIdentity", "s3:HeadBucket", "sagemaker:DescribeMlflowTrackingServer"),
+        *("ecr:DescribeImages", "iam:GetRole"),
     }
 
 

@@ -19,7 +19,7 @@ import pytest
 from botocore.validate import ParamValidator
 from fake_stack import IMAGE, ROLE, TRACKING_SERVER, stack_outputs
 
-from runners.aws.compile import CompileError, compile_definition, result_uri, verdict_uris
+from runners.aws.compile import IMAGE_ENTRYPOINT, CompileError, compile_definition, result_uri, verdict_uris
 from runners.aws.settings import AwsSettings, load_settings
 from runners.spec import PipelineSpec, load_spec
 
@@ -98,11 +98,14 @@ def test_steps_are_the_spec_commands_with_container_paths(spec: PipelineSpec) ->
     steps = resolved_steps(compile_definition(spec, settings()))
     values = spec.parameter_values()
     train = steps["train"]["AlgorithmSpecification"]
-    assert [*train["ContainerEntrypoint"], *train["ContainerArguments"]] == spec.step("train").render(
+    # Every job starts in the image's entrypoint, which drops root after handing over SageMaker's mounts.
+    for job in (train, steps["promote"]["AppSpecification"], steps["predict"]["AppSpecification"]):
+        assert job["ContainerEntrypoint"][0] == IMAGE_ENTRYPOINT == "/usr/local/bin/gridcast-entrypoint"
+    assert [*train["ContainerEntrypoint"][1:], *train["ContainerArguments"]] == spec.step("train").render(
         {"data": "/opt/ml/input/data/data/data.csv"}, {"model": "/opt/ml/model"}, values
     )
     promote = steps["promote"]["AppSpecification"]
-    assert [*promote["ContainerEntrypoint"], *promote["ContainerArguments"]] == [
+    assert [*promote["ContainerEntrypoint"][1:], *promote["ContainerArguments"]] == [
         *spec.step("promote").render(
             {"data": "/opt/ml/processing/input/data/data.csv", "candidate": "/opt/ml/processing/input/candidate"},
             {"decision": "/opt/ml/processing/output/decision"},
@@ -111,7 +114,7 @@ def test_steps_are_the_spec_commands_with_container_paths(spec: PipelineSpec) ->
         *("--rejected-exit-code", "0"),  # a gate rejection must not fail the SageMaker job
     ]
     predict = steps["predict"]["AppSpecification"]
-    assert [*predict["ContainerEntrypoint"], *predict["ContainerArguments"]] == spec.step("predict").render(
+    assert [*predict["ContainerEntrypoint"][1:], *predict["ContainerArguments"]] == spec.step("predict").render(
         {"data": "/opt/ml/processing/input/data/data.csv", "decision": "/opt/ml/processing/input/decision"},
         {"predictions": "/opt/ml/processing/output/predictions"},
         values,
@@ -195,7 +198,7 @@ def _variant(spec: PipelineSpec, step: str, **changes: Any) -> PipelineSpec:
         (
             "promote",
             {"resources": {"aws": {"job": "processing", "instance_count": 1}}},
-            "step 'promote' has no resources.aws.instance_type",
+            "step 'promote' has no resources.aws.instance_type and the stack no compute_target",
         ),
         (
             "promote",
@@ -212,6 +215,19 @@ def _variant(spec: PipelineSpec, step: str, **changes: Any) -> PipelineSpec:
 def test_what_a_sagemaker_pipeline_cannot_express_is_refused(
     spec: PipelineSpec, step: str, changes: dict[str, Any], message: str
 ) -> None:
+    without_stack_size = settings().model_copy(update={"compute_target": None})
     with pytest.raises(CompileError) as caught:
-        compile_definition(_variant(spec, step, **changes), settings())
+        compile_definition(_variant(spec, step, **changes), without_stack_size)
     assert str(caught.value) == message
+
+
+def test_the_stacks_compute_size_sizes_every_job(spec: PipelineSpec) -> None:
+    """``gridcast:computeSize`` -> the stack output compute_target -> every job's instance type."""
+    sized = load_settings(stack_outputs(KMS) | {"compute_target": "ml.c5.2xlarge"}, IMAGE)
+    for arguments in resolved_steps(compile_definition(spec, sized)).values():
+        cluster = arguments.get("ResourceConfig") or arguments["ProcessingResources"]["ClusterConfig"]
+        assert cluster["InstanceType"] == "ml.c5.2xlarge"
+    unsized = settings().model_copy(update={"compute_target": None})  # other deployments: the spec's size
+    for name, arguments in resolved_steps(compile_definition(spec, unsized)).items():
+        cluster = arguments.get("ResourceConfig") or arguments["ProcessingResources"]["ClusterConfig"]
+        assert cluster["InstanceType"] == spec.step(name).resources["aws"]["instance_type"]

@@ -87,6 +87,8 @@ def test_the_cli_stops_before_any_call_when_a_key_is_missing(tmp_path: Path, syn
     result = CliRunner().invoke(cli.app, [*args, "--endpoint-url", "http://127.0.0.1:9"])
 
     assert result.exit_code == 1
-    assert f"error: aws stack outputs: missing key 'mlflow_tracking_uri'; {HOW}" in result.output
+    flat = " ".join(result.output.split())
+    assert f"FAIL stack outputs: aws stack outputs: missing key 'mlflow_tracking_uri'; {HOW}" in flat
+    assert "error: 1 preflight check(s) failed; nothing was submitted" in flat
     assert "Traceback" not in result.output
     assert not (state / "handles").exists()

@@ -37,8 +37,15 @@ WORKSPACE = (
     r"/providers/Microsoft\.MachineLearningServices/workspaces/(?P<ws>[^/]+)"
 )
 HISTORY = r"/history/v1\.0" + WORKSPACE
+JOB_IDENTITY_ID = (
+    "/subscriptions/00000000-0000-0000-0000-0000000000a1/resourceGroups/rg-gridcast-dev/providers/"
+    "Microsoft.ManagedIdentity/userAssignedIdentities/id-gridcast-dev-jobs"
+)
+JOB_IDENTITY_CLIENT_ID = "5f0c2b7e-8d4a-4a51-b3c2-93e1d0c7a6f4"  # azure_testkit.JOB_IDENTITY: the stack's job identity
 AZUREML_PATH = re.compile(r"azureml://datastores/(?P<datastore>[^/]+)/paths/(?P<path>.*)")
 BLOB = r"/blob/(?P<account>[^/]+)/(?P<container>[^/?]+)"
+ACR = r"/acr/(?P<registry>[^/]+)"
+IMAGE_DIGEST = "sha256:" + "3f" * 32  # azure_testkit.IMAGE: what the image build pushed
 
 
 def write_self_signed_certificate(directory: Path) -> tuple[Path, Path]:
@@ -113,6 +120,16 @@ class Scenario:
     storage_account: str = "stgridcastdev"
     container: str = "gridcast"
     location: str = "westeurope"
+    workspace: str = "mlw-gridcast-dev"
+    """The one workspace this server holds; ARM answers 404 for any other name."""
+    public_network_access: str = "Enabled"
+    """The workspace's publicNetworkAccess: the default stack's "Enabled" (Entra ID only), or "Disabled"."""
+    caller_on_private_network: bool = False
+    """With public access disabled, only callers on the workspace's private endpoint reach its data plane."""
+    compute_identities: dict[str, str] = field(default_factory=lambda: {JOB_IDENTITY_ID: JOB_IDENTITY_CLIENT_ID})
+    """User-assigned identities on the compute cluster, resource id -> client id (the stack's job identity)."""
+    images: set[tuple[str, str]] = field(default_factory=lambda: {("gridcast", IMAGE_DIGEST)})
+    """(repository, digest) of the manifests the stack's registry holds."""
 
 
 class FakeAzureML:
@@ -181,6 +198,21 @@ def _system_data() -> dict:
     return {"createdAt": now, "createdBy": "gridcast-ci", "createdByType": "Application", "lastModifiedAt": now}
 
 
+def _data_plane_open(fake: FakeAzureML) -> bool:
+    return fake.scenario.public_network_access == "Enabled" or fake.scenario.caller_on_private_network
+
+
+def _private_only() -> dict:
+    """What the workspace's data plane answers a caller outside its private network when public access is off."""
+    return {
+        "error": {
+            "code": "UserError",
+            "message": "Public network access is disabled for this workspace; use a private endpoint.",
+            "innerError": {"code": "Forbidden"},
+        }
+    }
+
+
 def _not_found(what: str) -> tuple[int, dict]:
     return 404, {
         "error": {
@@ -230,6 +262,8 @@ def _handler(fake: FakeAzureML) -> type[BaseHTTPRequestHandler]:
 
 def _route(fake: FakeAzureML, req: Recorded, handler: BaseHTTPRequestHandler) -> tuple[int, Any, dict[str, str]]:
     path, method = req.path, req.method
+    if path.startswith("/history/") and not _data_plane_open(fake):
+        return 403, _private_only(), {}
     for pattern, verbs, action in ROUTES:
         match = re.fullmatch(pattern, path)
         if match and method in verbs:
@@ -243,6 +277,14 @@ def _route(fake: FakeAzureML, req: Recorded, handler: BaseHTTPRequestHandler) ->
 
 
 def _workspace(fake: FakeAzureML, req: Recorded, m: re.Match) -> tuple[int, Any]:
+    if m["ws"] != fake.scenario.workspace:
+        return 404, {
+            "error": {
+                "code": "ResourceNotFound",
+                "message": f"The Resource 'Microsoft.MachineLearningServices/workspaces/{m['ws']}' "
+                "under resource group was not found.",
+            }
+        }
     return 200, {
         "id": _arm_id(m, "").rstrip("/"),
         "name": m["ws"],
@@ -256,7 +298,7 @@ def _workspace(fake: FakeAzureML, req: Recorded, m: re.Match) -> tuple[int, Any]
             "mlFlowTrackingUri": f"azureml://{fake.scenario.location}.api.azureml.ms/mlflow/v1.0{_arm_id(m, '')[:-1]}",
             "workspaceId": "7b1a8a52-1f3c-4c39-9f7e-0d2b6bd1c0de",
             "provisioningState": "Succeeded",
-            "publicNetworkAccess": "Disabled",
+            "publicNetworkAccess": fake.scenario.public_network_access,
         },
         "systemData": _system_data(),
     }
@@ -307,6 +349,13 @@ def _compute(fake: FakeAzureML, req: Recorded, m: re.Match) -> tuple[int, Any]:
         "name": name,
         "type": "Microsoft.MachineLearningServices/workspaces/computes",
         "location": fake.scenario.location,
+        "identity": {
+            "type": "UserAssigned",
+            "userAssignedIdentities": {
+                resource: {"principalId": str(uuid.uuid5(uuid.NAMESPACE_URL, resource)), "clientId": client}
+                for resource, client in fake.scenario.compute_identities.items()
+            },
+        },
         "properties": {
             "computeType": "AmlCompute",
             "computeLocation": fake.scenario.location,
@@ -501,7 +550,7 @@ def _children(fake: FakeAzureML, req: Recorded, m: re.Match) -> tuple[int, Any]:
         return _not_found(f"Run {parent}")
     fake.ticks += 1
     steps = [s for s in fake.jobs[parent]["properties"]["jobs"] if s in fake.snapshot()]
-    return 200, {"value": [_run(fake, s, fake.child_run_name(s)) for s in steps], "continuationToken": None}
+    return 200, {"value": [_run(fake, s, fake.child_run_name(s)) for s in steps]}  # as recorded: no token on one page
 
 
 def _run_details(fake: FakeAzureML, req: Recorded, m: re.Match) -> tuple[int, Any]:
@@ -628,6 +677,43 @@ def _blob_error(code: str) -> str:
     return f'<?xml version="1.0" encoding="utf-8"?><Error><Code>{code}</Code><Message>{code}</Message></Error>'
 
 
+# -- the container registry's data plane (ACR: token exchange, then the Docker registry API) ----------
+
+
+def _acr_exchange(fake: FakeAzureML, req: Recorded, m: re.Match) -> tuple[int, Any]:
+    """An Entra ID access token becomes an ACR refresh token (``grant_type=access_token``)."""
+    form = parse_qs(req.body.decode())
+    if (
+        form.get("grant_type") != ["access_token"]
+        or not form.get("access_token")
+        or form.get("service") != [m["registry"]]
+    ):
+        return 400, {"errors": [{"code": "UNSUPPORTED", "message": "invalid exchange request"}]}
+    return 200, {"refresh_token": f"acr-refresh.{m['registry']}"}
+
+
+def _acr_token(fake: FakeAzureML, req: Recorded, m: re.Match) -> tuple[int, Any]:
+    """A refresh token becomes an access token for exactly the requested scope."""
+    form = parse_qs(req.body.decode())
+    if form.get("refresh_token") != [f"acr-refresh.{m['registry']}"]:
+        return 401, {"errors": [{"code": "UNAUTHORIZED", "message": "invalid refresh token"}]}
+    return 200, {"access_token": f"acr-access.{form.get('scope', [''])[0]}"}
+
+
+def _acr_manifest(fake: FakeAzureML, req: Recorded, m: re.Match) -> tuple[int, Any, dict[str, str]]:
+    if req.headers.get("Authorization") != f"Bearer acr-access.repository:{m['repository']}:pull":
+        challenge = f'Bearer realm="https://{m["registry"]}/oauth2/token",service="{m["registry"]}"'
+        return (
+            401,
+            {"errors": [{"code": "UNAUTHORIZED", "message": "authentication required"}]},
+            {"WWW-Authenticate": challenge},
+        )
+    if (m["repository"], m["reference"]) not in fake.scenario.images:
+        return 404, {"errors": [{"code": "MANIFEST_UNKNOWN", "message": "manifest unknown"}]}, {}
+    media = "application/vnd.docker.distribution.manifest.v2+json"
+    return 200, b"{}", {"Docker-Content-Digest": m["reference"], "Content-Type": media}
+
+
 ROUTES: list[tuple[str, set[str], Any]] = [
     (WORKSPACE, {"GET"}, _workspace),
     (WORKSPACE + r"/datastores", {"GET"}, _datastores),
@@ -649,6 +735,9 @@ ROUTES: list[tuple[str, set[str], Any]] = [
     (HISTORY + r"/runs/(?P<run>[^/]+)", {"GET"}, _run_details),
     (HISTORY + r"/rundata", {"POST"}, _run_data),
     (r"/data/v1\.0" + WORKSPACE + r"/dataversion/batchGetResolvedUris", {"POST"}, _resolve_uris),
+    (ACR + r"/oauth2/exchange", {"POST"}, _acr_exchange),
+    (ACR + r"/oauth2/token", {"POST"}, _acr_token),
+    (ACR + r"/v2/(?P<repository>.+)/manifests/(?P<reference>[^/]+)", {"GET", "HEAD"}, _acr_manifest),
     (BLOB, {"GET"}, _container),
     (BLOB + r"/(?P<blob>.+)", {"GET", "HEAD", "PUT"}, _blob),
 ]

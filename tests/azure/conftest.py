@@ -75,9 +75,10 @@ def workspace(
 ) -> Iterator[Callable[..., FakeAzureML]]:
     """Start a loopback AzureML workspace for a :class:`Scenario`; the SDK trusts its certificate.
 
-    MOCK (one seam): azure-ai-ml spells a datastore's blob URL https://<account>.blob.<suffix>, which
+    MOCK (two seams): azure-ai-ml spells a datastore's blob URL https://<account>.blob.<suffix>, which
     needs DNS for the account's host name. The SDK's storage client is kept, only pointed at the
     loopback server path-style (as for Azurite), so blob uploads and downloads are still real HTTP.
+    Likewise the registry's host (``<name>.azurecr.io``) is replaced by a path on the loopback server.
     """
     from azure.ai.ml._artifacts import _artifact_utilities
 
@@ -89,6 +90,8 @@ def workspace(
         return real_storage_client(**{**info, "account_url": started[-1].blob_account_url(info["storage_account"])})
 
     monkeypatch.setattr(_artifact_utilities, "get_storage_client", path_style)
+    # The same seam for the registry: <login server> -> the loopback server's /acr/<login server>.
+    monkeypatch.setattr(AzureML, "registry_url", lambda self, login_server: f"{started[-1].url}/acr/{login_server}")
 
     def start(scenario: Scenario | None = None) -> FakeAzureML:
         fake = FakeAzureML(scenario or Scenario(), certificate).__enter__()

@@ -46,11 +46,19 @@ def locked() -> set[str]:
 def test_image_metadata(image: BuiltImage) -> None:
     inspected = json.loads(run([image.podman, "image", "inspect", image.ref]).stdout)[0]
     config = inspected["Config"]
-    assert config["User"] == "10001:10001"
+    assert config.get("User", "") in ("", "0", "root")  # starts as root only to hand SageMaker's mounts over
+    assert config["Labels"]["org.gridcast.job-user"] == "10001:10001"
+    assert config["Entrypoint"] == ["/usr/local/bin/gridcast-entrypoint"]
     assert config["Labels"]["org.opencontainers.image.revision"] == image.commit
     assert config["Labels"]["org.opencontainers.image.base.name"] == "localhost/gridcast-base:bookworm"
     assert f"GRIDCAST_GIT_COMMIT={image.commit}" in config["Env"]
-    assert inspected["Healthcheck"]["Test"] == ["CMD", "python", "-c", "import ml.steps"]  # podman: top level
+    assert inspected["Healthcheck"]["Test"] == [  # podman: top level
+        "CMD",
+        "/usr/local/bin/gridcast-entrypoint",
+        "python",
+        "-c",
+        "import ml.steps",
+    ]
     assert config["Cmd"] == ["python", "-m", "ml.steps", "--help"]
 
 

@@ -42,7 +42,10 @@ def test_hadolint_is_really_checking(tmp_path: Path) -> None:
 
 
 def test_base_image_is_a_build_argument_defaulting_to_official_slim_python(stages: list[list[Instruction]]) -> None:
-    assert args_of(stages[0], "ARG") == ["BASE_IMAGE=python:3.11-slim"]
+    (arg,) = args_of(stages[0], "ARG")
+    # Pinned by digest, so a rebuild of one commit starts from the same bytes; Dependabot moves the pin.
+    assert re.fullmatch(r"BASE_IMAGE=python:3\.11-slim-bookworm@sha256:[0-9a-f]{64}", arg), arg
+    assert "package-ecosystem: docker" in (REPO / ".github" / "dependabot.yml").read_text()
     assert [s[0].args for s in stages[1:]] == ["${BASE_IMAGE} AS builder", "${BASE_IMAGE}"]
 
 
@@ -60,9 +63,16 @@ def test_builder_installs_only_the_locked_wheels_offline(stages: list[list[Instr
 
 def test_final_stage_runs_non_root_without_build_tools(stages: list[list[Instruction]]) -> None:
     final = stages[-1]
-    assert args_of(final, "USER") == ["${UID}:${UID}"]
+    # No USER: the entrypoint starts as root only to hand SageMaker's root-owned mounts to the job user,
+    # then drops to it (setpriv); engines that pick the user read the label.
+    assert args_of(final, "USER") == []
+    assert 'org.gridcast.job-user="${UID}:${UID}"' in args_of(final, "LABEL")
+    assert args_of(final, "ENTRYPOINT") == ['["/usr/local/bin/gridcast-entrypoint"]']
     assert "UID=10001" in args_of(final, "ARG")
-    assert args_of(final, "COPY") == ["--from=builder /opt/venv /opt/venv"]
+    assert args_of(final, "COPY") == [
+        "--from=builder /opt/venv /opt/venv",
+        "docker/entrypoint.sh /usr/local/bin/gridcast-entrypoint",
+    ]
     runs = " ".join(args_of(final, "RUN"))
     assert not re.search(r"apt-get|pip |gcc|build-essential|curl|wget", runs)
     assert 'chown -R "${UID}:${UID}" /opt/ml' in runs
@@ -96,8 +106,17 @@ def test_dockerignore_allows_only_what_the_build_copies(stages: list[list[Instru
     rules = [line for line in DOCKERIGNORE.read_text().splitlines() if line and not line.startswith("#")]
     assert rules[0] == "*"  # deny everything first: .git, .venv, .gridcast, infra, tests, stack files...
     allowed = {rule[1:].rstrip("/") for rule in rules if rule.startswith("!")}
-    assert allowed == {"pyproject.toml", "requirements/image.lock", "ml", "runners", ".wheelhouse"}
-    copied = {i.args.split()[0] for i in stages[1] if i.keyword == "COPY"}
+    assert allowed == {
+        "pyproject.toml",
+        "requirements/image.lock",
+        "ml",
+        "runners",
+        ".wheelhouse",
+        "docker/entrypoint.sh",
+    }
+    copied = {
+        i.args.split()[0] for stage in stages[1:] for i in stage if i.keyword == "COPY" and "--from" not in i.args
+    }
     assert copied == allowed - {".wheelhouse"}  # the wheelhouse is bind-mounted, never copied into a layer
     assert {"**/__pycache__", "**/*.py[co]"} <= set(rules)
 
@@ -146,3 +165,18 @@ def test_readme_documents_each_backends_paths() -> None:
         "hyperparameters.json",
     ):
         assert fact in readme, fact
+
+
+def test_entrypoint_parses_and_leaves_a_non_root_caller_as_it_is() -> None:
+    """Started as a non-root user (local runs pass --user) it has nothing to hand over: it just runs the command."""
+    script = REPO / "docker/entrypoint.sh"
+    assert os.access(script, os.X_OK)
+    assert subprocess.run(["sh", "-n", str(script)], capture_output=True).returncode == 0
+    setpriv = shutil.which("setpriv")
+    if setpriv is None or os.geteuid() != 0:
+        pytest.skip("needs root and setpriv to start it as another user")
+    result = subprocess.run(
+        [setpriv, "--reuid=65534", "--regid=65534", "--clear-groups", "sh", str(script), "id", "-u"],
+        capture_output=True, text=True,
+    )  # fmt: skip
+    assert (result.returncode, result.stdout.strip()) == (0, "65534"), result.stderr

@@ -96,54 +96,129 @@ def test_ci_lints_typechecks_tests_and_builds_the_image() -> None:
     assert wheelhouse < index_of(jobs["image"], lambda s: "build-push-action" in s.get("uses", ""))
 
 
-def test_deploy_runs_per_cloud_with_oidc_only() -> None:
-    deploy = load("deploy.yml")
-    assert triggers(deploy) == {"push": {"branches": ["main"]}, "workflow_dispatch": None}
-    assert deploy["permissions"] == {"id-token": "write", "contents": "read"}
-    (job,) = deploy["jobs"].values()
-    assert job["strategy"]["matrix"] == {"cloud": ["azure", "aws"]}
-    assert job["strategy"]["fail-fast"] is False  # one cloud failing does not cancel the other
-    assert job["environment"] == "${{ matrix.cloud }}"
-    assert job["concurrency"] == {"group": "deploy-${{ matrix.cloud }}", "cancel-in-progress": False}
+def deploy_jobs() -> dict[str, Any]:
+    return dict(load("deploy.yml")["jobs"])
 
-    azure = step_using(job, "azure/login")
-    assert azure["if"] == "matrix.cloud == 'azure'"
-    assert azure["with"] == {
-        "client-id": "${{ vars.AZURE_CLIENT_ID }}",
-        "tenant-id": "${{ vars.AZURE_TENANT_ID }}",
-        "subscription-id": "${{ vars.AZURE_SUBSCRIPTION_ID }}",
+
+def test_deploy_runs_only_after_ci_passed_for_that_commit() -> None:
+    deploy = load("deploy.yml")
+    assert triggers(deploy) == {
+        "workflow_run": {"workflows": ["ci"], "types": ["completed"], "branches": ["main"]},
+        "workflow_dispatch": None,
     }
-    aws = step_using(job, "aws-actions/configure-aws-credentials")
-    assert aws["if"] == "matrix.cloud == 'aws'"
-    assert aws["with"]["role-to-assume"] == "${{ vars.AWS_DEPLOY_ROLE_ARN }}"
+    assert deploy["permissions"] == {"contents": "read"}  # each job asks for id-token itself
+    assert deploy["concurrency"] == {"group": "deploy", "cancel-in-progress": False}
+    jobs = deploy_jobs()
+    assert list(jobs) == ["gate", "provision", "image", "run"]
+    gate = jobs["gate"]
+    assert gate["if"] == "github.event_name == 'workflow_dispatch' || github.event.workflow_run.conclusion == 'success'"
+    assert gate["permissions"] == {"actions": "read", "contents": "read"}
+    (check,) = steps(gate)
+    assert check["env"]["SHA"] == "${{ github.event.workflow_run.head_sha || github.sha }}"
+    assert '--workflow ci.yml --commit "$SHA" --status success' in check["run"]  # a dispatch is checked too
+    assert "exit 1" in check["run"]
+    assert [jobs[name]["needs"] for name in ("provision", "image", "run")] == [
+        "gate",
+        ["gate", "provision"],
+        ["gate", "image"],
+    ]
+    for name in ("provision", "image", "run"):  # every job builds and runs exactly the commit CI passed
+        checkout = step_using(jobs[name], "actions/checkout")
+        assert checkout["with"] == {"ref": "${{ needs.gate.outputs.sha }}", "persist-credentials": False}
+
+
+def test_each_cloud_job_uses_oidc_only_with_the_identity_for_its_part() -> None:
+    jobs = deploy_jobs()
+    for name in ("provision", "image", "run"):
+        job = jobs[name]
+        assert job["permissions"] == {"id-token": "write", "contents": "read"}
+        assert job["strategy"] == {"fail-fast": False, "matrix": {"cloud": ["azure", "aws"]}}
+    # pulumi up as the provisioning identity, in its own (reviewable) environment...
+    provision = jobs["provision"]
+    assert provision["environment"] == "${{ matrix.cloud }}-provision"
+    assert step_using(provision, "azure/login")["with"]["client-id"] == "${{ vars.AZURE_PROVISION_CLIENT_ID }}"
+    aws = step_using(provision, "aws-actions/configure-aws-credentials")["with"]
+    assert aws["role-to-assume"] == "${{ vars.AWS_PROVISION_ROLE_ARN }}"
+    # ...with the azure-native provider signing in by OIDC too
+    env = provision["env"]
+    assert env["ARM_USE_OIDC"] == "${{ matrix.cloud == 'azure' && 'true' || '' }}"
+    assert env["ARM_CLIENT_ID"] == "${{ vars.AZURE_PROVISION_CLIENT_ID }}"
+    assert (env["ARM_TENANT_ID"], env["ARM_SUBSCRIPTION_ID"]) == (
+        "${{ vars.AZURE_TENANT_ID }}",
+        "${{ vars.AZURE_SUBSCRIPTION_ID }}",
+    )
+    # the image and the run as the stack's narrow deploy identity
+    for name in ("image", "run"):
+        assert jobs[name]["environment"] == "${{ matrix.cloud }}"
+    assert step_using(jobs["image"], "azure/login")["with"]["client-id"] == "${{ vars.AZURE_CLIENT_ID }}"
+    image_aws = step_using(jobs["image"], "aws-actions/configure-aws-credentials")["with"]
+    assert image_aws["role-to-assume"] == "${{ vars.AWS_DEPLOY_ROLE_ARN }}"
     text = (WORKFLOWS / "deploy.yml").read_text()
     assert "secrets." not in text  # nothing stored: no keys, passwords or client secrets
     assert not re.search(r"aws-access-key-id|aws-secret-access-key|client-secret|creds:", text)
-    assert not [s for s in steps(job) if "continue-on-error" in s]
+    assert not [s for job in jobs.values() for s in steps(job) if "continue-on-error" in s]
 
 
-def test_deploy_provisions_pushes_by_digest_runs_and_keeps_the_forecast() -> None:
-    (job,) = load("deploy.yml")["jobs"].values()
-    runs = [s.get("run", "") for s in steps(job)]
-    up = index_of(job, lambda s: "pulumi up --yes --stack ${{ matrix.cloud }}" in s.get("run", ""))
-    logins = [steps(job).index(step_using(job, a)) for a in ("azure/login", "aws-actions/configure-aws-credentials")]
+def test_provision_runs_pulumi_up_with_the_policy_pack_and_hands_on_the_outputs() -> None:
+    provision = deploy_jobs()["provision"]
+    runs = [s.get("run", "") for s in steps(provision)]
+    up = next(i for i, r in enumerate(runs) if "pulumi up" in r)
+    assert "pulumi up --yes --stack ${{ matrix.cloud }} --policy-pack infra/policies" in runs[up]
+    logins = [
+        steps(provision).index(step_using(provision, a))
+        for a in ("azure/login", "aws-actions/configure-aws-credentials")
+    ]
     assert max(logins) < up
+    output = next(i for i, r in enumerate(runs) if "pulumi stack output --json --show-secrets=false" in r)
+    upload = step_using(provision, "actions/upload-artifact")
+    assert up < output < steps(provision).index(upload)
+    assert upload["with"]["name"] == "stack-outputs-${{ matrix.cloud }}"
 
-    push = step_using(job, "docker/build-push-action")
+
+def test_image_is_pushed_once_per_commit_and_reused_by_digest_on_a_redeploy() -> None:
+    image = deploy_jobs()["image"]
+    existing = index_of(image, lambda s: s.get("id") == "existing")
+    lookup = steps(image)[existing]["run"]
+    assert "aws ecr describe-images" in lookup and 'imageTag="$TAG"' in lookup
+    assert "az acr manifest show-metadata" in lookup
+    assert steps(image)[existing]["env"]["TAG"] == "${{ needs.gate.outputs.sha }}"
+    push = step_using(image, "docker/build-push-action")
+    assert push["if"] == "steps.existing.outputs.digest == ''"  # an immutable tag is never pushed twice
     assert push["with"]["push"] is True
-    assert push["with"]["tags"] == "${{ steps.stack.outputs.image_repository }}:${{ github.sha }}"
+    assert push["with"]["tags"] == "${{ steps.stack.outputs.image_repository }}:${{ needs.gate.outputs.sha }}"
     assert push["with"]["provenance"] is False
-    assert "GIT_COMMIT=${{ github.sha }}" in push["with"]["build-args"]
-    outputs = index_of(job, lambda s: "pulumi stack output --json" in s.get("run", ""))
-    assert "image_repository" in runs[outputs] and up < outputs < steps(job).index(push)
+    assert "GIT_COMMIT=${{ needs.gate.outputs.sha }}" in push["with"]["build-args"]
+    assert existing < steps(image).index(push)
+    digest = steps(image)[index_of(image, lambda s: s.get("id") == "digest")]
+    assert digest["env"]["DIGEST"] == "${{ steps.existing.outputs.digest || steps.build.outputs.digest }}"
+    assert 'echo "$REPOSITORY@$DIGEST" > image.txt' in digest["run"] and "exit 1" in digest["run"]
+    handed = step_using(image, "actions/upload-artifact")["with"]
+    assert (handed["name"], handed["path"]) == ("image-${{ matrix.cloud }}", "image.txt")
 
-    run = index_of(job, lambda s: s.get("run", "").startswith("runner "))
-    runner = steps(job)[run]
-    assert runner["run"] == (
-        'runner --backend ${{ matrix.cloud }} --stack ${{ matrix.cloud }} --image "$IMAGE" --output-dir forecast'
+
+def test_run_signs_in_with_a_renewing_token_checks_first_then_waits_and_keeps_the_forecast() -> None:
+    run = deploy_jobs()["run"]
+    uses = [s.get("uses", "") for s in steps(run)]
+    assert not [u for u in uses if u.startswith(("azure/login@", "aws-actions/configure-aws-credentials@"))]
+    sign_in = steps(run)[index_of(run, lambda s: "TOKEN_FILE" in s.get("run", ""))]
+    assert "while sleep 240" in sign_in["run"] and "nohup" in sign_in["run"]
+    for variable in ("AZURE_FEDERATED_TOKEN_FILE", "AWS_WEB_IDENTITY_TOKEN_FILE", "AWS_ROLE_ARN", "AZURE_CLIENT_ID"):
+        assert variable in sign_in["run"]
+    assert (
+        sign_in["env"]["AUDIENCE"]
+        == "${{ matrix.cloud == 'azure' && 'api://AzureADTokenExchange' || 'sts.amazonaws.com' }}"
     )
-    assert runner["env"]["IMAGE"] == "${{ steps.stack.outputs.image_repository }}@${{ steps.image.outputs.digest }}"
+    doctor = index_of(run, lambda s: s.get("run", "").startswith("runner doctor "))
+    pipeline = index_of(run, lambda s: s.get("run", "").startswith("runner --backend"))
+    runner = steps(run)[pipeline]
+    assert runner["run"] == (
+        "runner --backend ${{ matrix.cloud }} --stack-outputs stack-outputs.json"
+        ' --image "$(cat image.txt)" --output-dir forecast'
+    )
+    downloads = [s["with"]["name"] for s in steps(run) if s.get("uses", "").startswith("actions/download-artifact@")]
+    assert downloads == ["stack-outputs-${{ matrix.cloud }}", "image-${{ matrix.cloud }}"]
     assert "--detach" not in runner["run"]  # the job waits for the cloud pipeline and fails with it
-    upload = step_using(job, "actions/upload-artifact")
+    upload = step_using(run, "actions/upload-artifact")
     assert upload["with"] == {"name": "forecast-${{ matrix.cloud }}", "path": "forecast/", "if-no-files-found": "error"}
-    assert up < steps(job).index(push) < run < steps(job).index(upload)
+    assert index_of(run, lambda s: s is sign_in) < doctor < pipeline < steps(run).index(upload)
+    assert run["timeout-minutes"] > 60  # longer than one credential's life: the renewing sign-in covers it

@@ -195,6 +195,9 @@ class GridcastMocks(pulumi.runtime.Mocks):
                 f"{rg}/providers/Microsoft.MachineLearningServices/workspaces/{inputs['workspaceName']}"
                 f"/datastores/{short}"
             )
+        elif kind == "network:PrivateEndpoint":
+            short = inputs["privateEndpointName"]
+            rid = f"{rg}/providers/Microsoft.Network/privateEndpoints/{short}"
         elif kind == "authorization:RoleAssignment":
             short = inputs["roleAssignmentName"]
             rid = f"{inputs['scope']}/providers/Microsoft.Authorization/roleAssignments/{short}"

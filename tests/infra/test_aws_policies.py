@@ -33,6 +33,7 @@ def execution() -> dict[str, Any]:
 def deploy() -> dict[str, Any]:
     return aws_policies.deploy_role_policy(
         execution_role_arn=EXEC_ROLE,
+        tracking_server_arn=SERVER,
         bucket_arn=BUCKET,
         kms_key_arn=KEY,
         repository_arn=REPO,
@@ -170,6 +171,10 @@ DEPLOY_STATEMENTS = {
         ["logs:DescribeLogStreams", "logs:GetLogEvents"],
         [arn for group in GROUPS for arn in (group, f"{group}:log-stream:*")],
     ),
+    # runner doctor's read-only preflight, each on the one resource it checks
+    "CheckImage": (["ecr:DescribeImages"], [REPO]),
+    "CheckTrackingServer": (["sagemaker:DescribeMlflowTrackingServer"], [SERVER]),
+    "CheckExecutionRole": (["iam:GetRole"], [EXEC_ROLE]),
 }
 
 
@@ -186,7 +191,9 @@ def test_deploy_role_runs_only_pipelines_named_after_the_stack() -> None:
     assert not any(a.endswith(("TrainingJob", "ProcessingJob")) for a in granted), (
         "jobs are started by the pipeline, as the execution role"
     )
-    assert not any(a.startswith("sagemaker-mlflow:") or "Mlflow" in a for a in granted), "the runner never calls MLflow"
+    assert not any(a.startswith("sagemaker-mlflow:") for a in granted), "the runner never calls MLflow itself"
+    assert [a for a in granted if "Mlflow" in a] == ["sagemaker:DescribeMlflowTrackingServer"]  # doctor's version check
+    assert granted["sagemaker:DescribeMlflowTrackingServer"] == {SERVER}
     assert "s3:DeleteObject" not in granted
     assert granted["s3:PutObject"] == {f"{BUCKET}/data/*"}, "CI stages inputs; only jobs write outputs"
 
@@ -195,6 +202,7 @@ def test_pipeline_arns_are_matched_in_lowercase() -> None:
     """SageMaker lowercases names in ARNs and IAM compares ARNs case-sensitively."""
     document = aws_policies.deploy_role_policy(
         execution_role_arn=EXEC_ROLE,
+        tracking_server_arn=SERVER,
         bucket_arn=BUCKET,
         kms_key_arn=KEY,
         repository_arn=REPO,

@@ -3,12 +3,17 @@
 from __future__ import annotations
 
 import json
+import re
+from pathlib import Path
 from typing import Any
 
 from pulumi_harness import ACCOUNT_ID, Recorded, StackRun, run_main, run_pulumi
 
-from infra.aws_stack import SageMakerStack, SageMakerStackArgs
+from infra.aws_stack import SAGEMAKER_MLFLOW_VERSION, SageMakerStack, SageMakerStackArgs
 from infra.tags import REQUIRED_TAG_KEYS
+from runners.aws.doctor import compatible
+
+ROOT = Path(__file__).resolve().parents[2]
 
 NAME = "gridcast-aws"
 
@@ -89,6 +94,10 @@ def test_mlflow_server_keeps_artifacts_in_the_bucket_under_its_own_role(aws_run:
     assert server["artifactStoreUri"] == f"s3://{bucket}/mlflow"
     assert server["roleArn"] == aws_run.named(f"{NAME}-mlflow-role").state["arn"]
     assert server["automaticModelRegistration"] is False
+    # Pinned, and to the client's major version: AWS asks for client and server versions to match.
+    assert server["mlflowVersion"] == SAGEMAKER_MLFLOW_VERSION == "3.0"
+    locked = re.search(r"^mlflow==([\d.]+)", (ROOT / "requirements" / "image.lock").read_text(), re.MULTILINE)
+    assert locked is not None and compatible(locked.group(1), server["mlflowVersion"]), locked
     mlflow_policy = doc(aws_run.named(f"{NAME}-mlflow-role-policy"), "policy")
     resources = {r for s in statements(mlflow_policy) for r in s["Resource"]}
     assert f"arn:aws:s3:::{bucket}/mlflow/*" in resources
@@ -189,6 +198,9 @@ def test_deploy_role_reaches_exactly_what_the_stack_outputs_point_the_runner_at(
         "ManagePipelines": [pipelines],
         "FollowExecutions": [f"{pipelines}/execution/*"],
         "ReadStepLogs": [arn for group in groups for arn in (group, f"{group}:log-stream:*")],
+        "CheckImage": [aws_run.named(f"{NAME}-images").state["arn"]],
+        "CheckTrackingServer": [out["mlflow_tracking_uri"]],
+        "CheckExecutionRole": [out["execution_role_arn"]],
     }
 
 

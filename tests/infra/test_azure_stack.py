@@ -72,7 +72,9 @@ def test_workspace_runs_as_its_user_assigned_identity_with_identity_datastores(a
     assert workspace["primaryUserAssignedIdentity"] == identity_id
     assert workspace["systemDatastoresAuthMode"] == "Identity"
     assert workspace["v1LegacyMode"] is False
-    assert workspace["publicNetworkAccess"] == "Disabled", "secure default"
+    # Public endpoint, Entra ID only: the GitHub-hosted deploy job submits to it (test_network_posture.py).
+    assert workspace["publicNetworkAccess"] == "Enabled"
+    assert not azure_run.of_type("azure-native:network:PrivateEndpoint")
     assert workspace["managedNetwork"]["isolationMode"] == "AllowInternetOutbound"
     linked = {
         "storageAccount": f"{NAME}-storage",
@@ -118,13 +120,28 @@ def test_job_identity_gets_exactly_the_three_roles_it_needs(azure_run: StackRun)
     }
 
 
-def test_workspace_and_deploy_identities_get_only_data_plane_roles(azure_run: StackRun) -> None:
-    assert grants_of(azure_run, azure_run.named(f"{NAME}-workspace-identity")) == {
-        ("Storage Blob Data Contributor", f"{NAME}-storage"),
-        ("Storage File Data Privileged Contributor", f"{NAME}-storage"),
-        ("Key Vault Secrets Officer", f"{NAME}-key-vault"),
-        ("AcrPush", f"{NAME}-registry"),
-    }
+#: Microsoft's documented set for a workspace's user-assigned identity (infra/README.md names the pages):
+#: Contributor on the workspace and each dependency, the data-plane roles on storage and an RBAC vault,
+#: and, for the managed network, the private-endpoint approver role on each dependency it reaches.
+WORKSPACE_IDENTITY_ROLES = {
+    ("Contributor", f"{NAME}-workspace"),
+    ("Contributor", f"{NAME}-storage"),
+    ("Storage Blob Data Contributor", f"{NAME}-storage"),
+    ("Storage File Data Privileged Contributor", f"{NAME}-storage"),
+    ("Contributor", f"{NAME}-key-vault"),
+    ("Key Vault Administrator", f"{NAME}-key-vault"),
+    ("Contributor", f"{NAME}-registry"),
+    ("Contributor", f"{NAME}-app-insights"),
+    ("Azure AI Enterprise Network Connection Approver", f"{NAME}-storage"),
+    ("Azure AI Enterprise Network Connection Approver", f"{NAME}-key-vault"),
+    ("Azure AI Enterprise Network Connection Approver", f"{NAME}-registry"),
+}
+
+
+def test_workspace_identity_gets_the_documented_role_set_and_deploy_only_data_plane_roles(
+    azure_run: StackRun,
+) -> None:
+    assert grants_of(azure_run, azure_run.named(f"{NAME}-workspace-identity")) == WORKSPACE_IDENTITY_ROLES
     assert grants_of(azure_run, azure_run.named(f"{NAME}-deploy-identity")) == {
         ("AcrPush", f"{NAME}-registry"),
         ("Storage Blob Data Contributor", f"{NAME}-storage"),
@@ -134,7 +151,7 @@ def test_workspace_and_deploy_identities_get_only_data_plane_roles(azure_run: St
 
 def test_every_role_assignment_is_resource_scoped_deterministic_and_never_broad(azure_run: StackRun) -> None:
     assignments = azure_run.of_type(ROLE)
-    assert len(assignments) == 10
+    assert len(assignments) == len(WORKSPACE_IDENTITY_ROLES) + 3 + 3  # workspace, job, deploy identities
     resource_ids = {r.state["id"] for r in azure_run.custom if r.type != ROLE}
     forbidden = set(azure_roles.FORBIDDEN_ROLES.values())
     for assignment in assignments:
@@ -153,8 +170,11 @@ def test_every_role_assignment_is_resource_scoped_deterministic_and_never_broad(
 def test_workspace_waits_for_the_grants_it_validates(azure_run: StackRun) -> None:
     order = [r.name for r in azure_run.resources]
     workspace_grants = [r.name for r in azure_run.of_type(ROLE) if r.name.startswith(f"{NAME}-workspace-")]
-    assert len(workspace_grants) == 4
-    assert all(order.index(g) < order.index(f"{NAME}-workspace") for g in workspace_grants)
+    on_itself = f"{NAME}-workspace-self-contributor"  # Contributor on the workspace: only once it exists
+    assert len(workspace_grants) == len(WORKSPACE_IDENTITY_ROLES) and on_itself in workspace_grants
+    before = [g for g in workspace_grants if g != on_itself]
+    assert all(order.index(g) < order.index(f"{NAME}-workspace") for g in before)
+    assert order.index(on_itself) > order.index(f"{NAME}-workspace")
 
 
 def test_github_federation_is_on_the_deploy_identity_only(azure_run: StackRun) -> None:
@@ -203,6 +223,26 @@ def _component(**overrides: Any) -> StackRun:
         return stack, stack.outputs.as_dict()
 
     return run_pulumi(program, stack="dev", config={}, region="northeurope")
+
+
+SUBNET = "/subscriptions/s/resourceGroups/rg-net/providers/Microsoft.Network/virtualNetworks/vnet-ci/subnets/pe"
+
+
+def test_the_private_option_comes_with_its_private_endpoint() -> None:
+    run = _component(public_network_access=False, private_endpoint_subnet_id=SUBNET)
+    workspace = run.named("gc-dev-workspace")
+    assert workspace.inputs["publicNetworkAccess"] == "Disabled"
+    (endpoint,) = run.of_type("azure-native:network:PrivateEndpoint")
+    assert endpoint.inputs["subnet"]["id"] == SUBNET  # (the SDK adds its network-policy defaults)
+    (connection,) = endpoint.inputs["privateLinkServiceConnections"]
+    assert connection["privateLinkServiceId"] == workspace.state["id"]
+    assert connection["groupIds"] == ["amlworkspace"]
+    assert endpoint.inputs["location"] == workspace.inputs["location"]
+
+
+def test_a_private_workspace_without_a_subnet_is_refused() -> None:
+    with pytest.raises(ValueError, match="private_endpoint_subnet_id"):
+        _component(public_network_access=False)
 
 
 def test_public_access_and_low_priority_are_opt_in_switches() -> None:

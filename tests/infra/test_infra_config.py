@@ -25,6 +25,7 @@ FIELD_OF = {
     "owner": "owner",
     "costCenter": "cost_center",
     "publicNetworkAccess": "public_network_access",
+    "privateEndpointSubnetId": "private_endpoint_subnet_id",
     "computeMaxNodes": "compute_max_nodes",
     "lowPriorityCompute": "low_priority_compute",
     "logRetentionDays": "log_retention_days",
@@ -68,7 +69,18 @@ def test_stack_files_set_every_required_key(cloud: str, region_key: str) -> None
     assert config.region == stack_config(cloud)[region_key]
     assert config.github_environment == cloud
     assert config.name_prefix == f"gridcast-{cloud}"
-    assert config.public_network_access is False
+    assert config.public_network_access is True  # Entra ID only, reachable from the GitHub-hosted deploy job
+
+
+def test_the_private_option_needs_its_endpoint_subnet() -> None:
+    with pytest.raises(ValueError, match="privateEndpointSubnetId"):
+        _load(stack_config("azure") | {"gridcast:publicNetworkAccess": "false"}, "azure")
+    subnet = "/subscriptions/s/resourceGroups/n/providers/Microsoft.Network/virtualNetworks/v/subnets/pe"
+    config = _load(
+        stack_config("azure") | {"gridcast:publicNetworkAccess": "false", "gridcast:privateEndpointSubnetId": subnet},
+        "azure",
+    )
+    assert (config.public_network_access, config.private_endpoint_subnet_id) == (False, subnet)
 
 
 def test_config_values_override_defaults_with_their_types() -> None:

@@ -79,7 +79,7 @@ class Case:
 
 
 AZ, AWS = "gridcast-azure", "gridcast-aws"
-CONTRIBUTOR, AI_ADMIN, OWNER = (FORBIDDEN_ROLES[k] for k in ("Contributor", "Azure AI Administrator", "Owner"))
+UAA, AI_ADMIN, OWNER = (FORBIDDEN_ROLES[k] for k in ("User Access Administrator", "Azure AI Administrator", "Owner"))
 SUB = "/subscriptions/3f2e1d0c-9b8a-4765-8432-10fedcba9876"
 ROLE_DEFINITION = SUB + "/providers/Microsoft.Authorization/roleDefinitions/{}"
 
@@ -242,8 +242,8 @@ CASES = [
         "azure-role-assignment-least-privilege",
         "azure",
         f"{AZ}-job-acr-pull",
-        put("roleDefinitionId", ROLE_DEFINITION.format(CONTRIBUTOR)),
-        "Contributor may not",
+        put("roleDefinitionId", ROLE_DEFINITION.format(UAA)),
+        "User Access Administrator may not",
     ),
     Case(
         "azure-role-assignment-least-privilege",
@@ -581,9 +581,33 @@ def _without(resources: list[tuple[str, Props]], resource_type: str) -> list[tup
     return [(t, p) for t, p in resources if t != resource_type]
 
 
-def test_stack_rules_pass_the_real_stack(aws_run: StackRun) -> None:
+def test_stack_rules_pass_the_real_stack(aws_run: StackRun, azure_run: StackRun) -> None:
     for rule in rules.STACK_RULES:
         assert rule.check(_states(aws_run)) == [], rule.name
+        assert rule.check(_states(azure_run)) == [], rule.name
+
+
+def test_contributor_for_any_identity_but_the_workspaces_fails(azure_run: StackRun) -> None:
+    resources = _states(azure_run)
+    deploy = azure_run.named(f"{AZ}-deploy-identity").state["principalId"]
+    for resource_type, props in resources:
+        if resource_type == rules.AZ_ROLE_ASSIGNMENT and props["description"].endswith(
+            "Contributor for workspace identity"
+        ):
+            props["principalId"] = deploy
+            break
+    (message,) = rules.azure_broad_roles_only_for_the_workspace_identity(resources)
+    assert message.startswith("Contributor on ") and "is not for a workspace's primary identity" in message
+
+
+def test_a_private_workspace_without_its_endpoint_fails(azure_run: StackRun) -> None:
+    resources = _states(azure_run)
+    for resource_type, props in resources:
+        if resource_type == rules.AZ_ML_WORKSPACE:
+            props["publicNetworkAccess"] = "Disabled"
+    assert rules.azure_private_workspace_has_endpoint(resources) == [
+        "workspace 'mlw-gridcast-azure' disables public network access but has no private endpoint"
+    ]
 
 
 @pytest.mark.parametrize(

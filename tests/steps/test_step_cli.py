@@ -90,3 +90,23 @@ def test_missing_candidate_is_an_error_not_a_crash(tmp_path: Path, synthetic_csv
         f"'--model-out {tmp_path / 'none'}' first." in result.stderr
     )
     assert "Traceback" not in result.stderr
+
+
+@pytest.mark.parametrize("bad_input", [True, False], ids=["refused input", "missing file"])
+def test_an_unwritable_failure_file_never_hides_the_steps_own_error(tmp_path: Path, bad_input: bool) -> None:
+    """SageMaker's /opt/ml/output may be unwritable (root-owned mount, full disk): the real error still shows."""
+    failure = tmp_path / "opt-ml-output" / "failure"
+    failure.mkdir(parents=True)  # writing "failure" raises IsADirectoryError, even for root
+    data = tmp_path / "bad.csv"
+    if bad_input:
+        data.write_text("timestamp,kw\n2023-01-01 00:00,abc\n")
+    args = ["train", "--data", str(data), "--model-out", str(tmp_path / "m")]
+
+    result = step(*args, home=tmp_path / "s", extra_env={"GRIDCAST_FAILURE_FILE": str(failure)})
+
+    own_error = "column 'kw' has non-numeric text" if bad_input else "bad.csv"
+    assert result.returncode == EXIT_BAD_INPUT
+    errors = [line for line in result.stderr.splitlines() if line.startswith("error: ")]
+    assert len(errors) == 1 and own_error in errors[0]
+    assert f"warning: could not write the failure file {failure}" in result.stderr
+    assert "Traceback" not in result.stderr
