@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import replace
 from enum import StrEnum
@@ -20,6 +20,7 @@ from runners.spec import load_spec
 from runners.stack import load_stack_outputs
 from runners.summary import print_summary
 
+Summary = Callable[[Console, Path, list[Path]], None]
 app = typer.Typer(add_completion=False, pretty_exceptions_enable=False, help=__doc__)
 console = Console(highlight=False)
 err = Console(stderr=True, highlight=False)
@@ -146,7 +147,9 @@ def _backend_errors() -> Iterator[None]:
         raise _fail(str(exc)) from None
 
 
-def _execute(runner: Runner, pipeline: object, request: RunRequest, detach: bool) -> None:
+def _execute(
+    runner: Runner, pipeline: object, request: RunRequest, detach: bool, summarize: Summary = print_summary
+) -> None:
     source = "built-in synthetic data" if request.data.is_relative_to(state_dir()) else str(request.data)
     console.print(f"[bold]gridcast[/] · backend [bold]{runner.name}[/] · data {source}")
     handle = runner.submit(pipeline, request)  # type: ignore[arg-type]
@@ -169,7 +172,7 @@ def _execute(runner: Runner, pipeline: object, request: RunRequest, detach: bool
     if not result.ok:  # stopped or failed outside any step: there are no outputs to fetch
         raise _fail(f"run {handle.run_id} ended {result.status.value}")
     files = runner.outputs(handle, request.output_dir)
-    print_summary(console, request.output_dir, files)
+    summarize(console, request.output_dir, files)
 
 
 def _offer_stop(runner: Runner, handle: RunHandle) -> None:
@@ -241,36 +244,49 @@ def logs(
 
 @app.command()
 def fleet(
-    data: Annotated[Path, typer.Option(help="Folder of <transformer_id>.csv, or a CSV transformer_id,timestamp,kw.")],
+    data: Annotated[
+        Path,
+        typer.Option(help="Folder of <transformer_id>.csv|.parquet, or a CSV/Parquet transformer_id,timestamp,kw."),
+    ],
     limits: Annotated[Path, typer.Option(help="CSV transformer_id,limit_kw.")],
+    backend: Annotated[Backend, typer.Option(help="Where the fleet runs.")] = Backend.local,
     output_dir: Annotated[Path, typer.Option(help="Where the merged fleet report goes.")] = Path("outputs/fleet"),
-    shards: Annotated[int | None, typer.Option(min=1, help="Shard processes (default: the spec's count).")] = None,
-    jobs: Annotated[int | None, typer.Option(min=1, help="Workers per shard (default: cores / shards).")] = None,
+    shards: Annotated[
+        int | None, typer.Option(min=1, help="Shards (processes or instances); default: the spec's.")
+    ] = None,
+    jobs: Annotated[int | None, typer.Option(min=1, help="Workers per shard (default: its cores).")] = None,
     horizon_years: Annotated[float | None, typer.Option(help="Forecast horizon in years (default 5).")] = None,
     default_limit_kw: Annotated[float | None, typer.Option(help="Limit for ids missing from --limits.")] = None,
     tracking_uri: Annotated[str | None, typer.Option(help="MLflow tracking URI (default: embedded SQLite).")] = None,
     spec: Annotated[Path | None, typer.Option(help="Fleet spec YAML (default: runners/fleet.yaml).")] = None,
+    stack_outputs: Annotated[
+        Path | None, typer.Option(help="Cloud backends: `pulumi stack output --json` file.")
+    ] = None,
+    stack: Annotated[str | None, typer.Option(help="Cloud backends: read outputs of this Pulumi stack.")] = None,
+    image: Annotated[str | None, typer.Option(help="Cloud backends: container image by digest.")] = None,
+    endpoint_url: Annotated[str | None, typer.Option(help="Cloud backends: API endpoint override.")] = None,
+    detach: Annotated[bool, typer.Option(help="Cloud backends: return once submitted.")] = False,
+    dry_run: Annotated[bool, typer.Option(help="Print what would be submitted, and the plan; call nothing.")] = False,
 ) -> None:
-    """Forecast a fleet here: the fleet spec's sharded step as parallel processes, then its merge."""
-    import pandas as pd
-
-    from runners.local.fleet import FLEET_SPEC, run_fleet
+    """Forecast a fleet: the fleet spec's sharded step on N processes or cloud instances, then its merge."""
+    from runners.fleet_summary import print_fleet_summary
+    from runners.spec import FLEET_SPEC
 
     for path in (data, limits):
         if not path.exists():
             raise _fail(f"{path}: no such file or folder")
+    pipeline = load_spec(spec or FLEET_SPEC)
+    request = RunRequest(
+        data=data,
+        output_dir=output_dir,
+        parameters={"horizon_years": horizon_years, "default_limit_kw": default_limit_kw, "jobs": jobs},
+        tracking_uri=tracking_uri,
+        inputs={"data": data, "limits": limits},
+        shards=shards,
+    )
     with _backend_errors():
-        run_fleet(
-            load_spec(spec or FLEET_SPEC),
-            {"data": data, "limits": limits},
-            output_dir,
-            {"horizon_years": horizon_years, "default_limit_kw": default_limit_kw, "jobs": jobs},
-            shards,
-            state_dir(),
-            _tracking_uri(tracking_uri),
-            lambda line: console.print(line, markup=False, soft_wrap=True),
-        )
-    report = pd.read_csv(output_dir / "fleet_report.csv", dtype=str, keep_default_na=False)
-    columns = ["rank", "transformer_id", "limit_kw", "first_overload_p10", "first_overload_p50", "first_overload_p90"]
-    console.print(report[columns].head(10).to_string(index=False), markup=False)
-    console.print(f"outputs in {output_dir}: fleet_report.csv, fleet_risk.png, fleet_errors.csv, fleet_model.npz")
+        runner = create_runner(backend.value, _options(tracking_uri, stack_outputs, stack, image, endpoint_url))
+        if dry_run:
+            console.print(runner.describe(pipeline, request), markup=False, soft_wrap=True)
+            return
+        _execute(runner, pipeline, request, detach, print_fleet_summary)

@@ -17,7 +17,18 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from runners.base import RESULT_FILES, OnStatus, RunHandle, Runner, RunRequest, RunResult, Status, StepReport
+from runners.base import (
+    RESULT_FILES,
+    BackendError,
+    OnStatus,
+    RunHandle,
+    Runner,
+    RunRequest,
+    RunResult,
+    Status,
+    StepReport,
+)
+from runners.local import shards
 from runners.local.engine import ContainerIsolation
 from runners.local.warm import StepProcess
 from runners.spec import PipelineSpec
@@ -59,18 +70,28 @@ class LocalRunner(Runner):
         run_dir = self._run_dir(handle)
         tracking_uri = request.tracking_uri or self.tracking_uri
         plan: dict[str, Any] = {"spec": spec.name, "tracking_uri": tracking_uri, "steps": []}
+        if self.container is not None and any(step.shards for step in spec.steps):
+            raise BackendError("--isolation container does not run sharded steps yet; use --isolation process")
         if self.container is not None:
             plan["container"] = {"engine": self.container.engine.name, "image": self.container.image}
         produced: dict[tuple[str, str], Path] = {}
         parameters = spec.parameter_values(request.parameters)
+        given = {name: str(path.resolve()) for name, path in request.input_paths(spec).items()}
+        spec = spec.with_shards(request.shards)
         for step in spec.steps:
             inputs = {
-                name: str(request.data.resolve()) if b.source == "pipeline" else str(produced[b.key])
+                name: given[b.name] if b.source == "pipeline" else str(produced[b.key])
                 for name, b in step.bindings().items()
             }
             outputs = {name: run_dir / step.name / name for name in step.outputs}
             produced |= {(step.name, name): path for name, path in outputs.items()}
-            command = step.render(inputs, {k: str(v) for k, v in outputs.items()}, parameters)
+            rendered = {k: str(v) for k, v in outputs.items()}
+            commands = (
+                shards.shard_commands(step, inputs, rendered, parameters)
+                if step.shards is not None
+                else [step.render(inputs, rendered, parameters)]
+            )
+            command = commands[0]
             plan["steps"].append(
                 {
                     "name": step.name,
@@ -80,8 +101,11 @@ class LocalRunner(Runner):
                     "outputs": {k: str(v) for k, v in outputs.items()},
                 }
             )
+            if step.shards is not None:
+                plan["steps"][-1]["shards"] = commands
         result = spec.result_binding()
         plan["result_dir"] = str(produced[result.key])
+        plan["result_files"] = list(spec.result_files)
         run_dir.mkdir(parents=True, exist_ok=True)
         (run_dir / "plan.json").write_text(json.dumps(plan, indent=2) + "\n")
         return handle
@@ -105,7 +129,10 @@ class LocalRunner(Runner):
                 on_status(StepReport(step["name"], Status.RUNNING))
                 if i + 1 < len(steps):  # its imports overlap this step's work; it waits for "go"
                     upcoming = self._prepare(run_dir, steps[i + 1], env, logs)
-                report = self._run_step(run_dir, step, env, current)
+                if "shards" in step:
+                    report = shards.run_shards(run_dir, step, env, on_status, _tail)
+                else:
+                    report = self._run_step(run_dir, step, env, current)
                 reports.append(report)
                 on_status(report)
                 if report.status is Status.FAILED:
@@ -116,7 +143,7 @@ class LocalRunner(Runner):
 
     def _prepare(self, run_dir: Path, step: dict, env: dict[str, str], logs: ExitStack) -> StepProcess | None:
         """Start the step's process warm (process isolation only; containers start on their turn)."""
-        if self.container is not None:
+        if self.container is not None or "shards" in step:
             return None
         workdir = run_dir / step["name"]
         workdir.mkdir(parents=True, exist_ok=True)
@@ -151,7 +178,8 @@ class LocalRunner(Runner):
     def outputs(self, handle: RunHandle, destination: Path) -> list[Path]:
         plan = json.loads((self._run_dir(handle) / "plan.json").read_text())
         destination.mkdir(parents=True, exist_ok=True)
-        return [Path(shutil.copy2(Path(plan["result_dir"]) / name, destination / name)) for name in RESULT_FILES]
+        names = plan.get("result_files", RESULT_FILES)
+        return [Path(shutil.copy2(Path(plan["result_dir"]) / name, destination / name)) for name in names]
 
 
 def _tail(path: Path, lines: int = LOG_TAIL_LINES) -> str:
