@@ -119,3 +119,31 @@ def upload_folder_once(s3: Any, upload: FolderUpload, kms_key_arn: str | None) -
             s3.upload_file(str(path), bucket, key, ExtraArgs=extra)
             uploaded += 1
     return uploaded
+
+
+PROGRESS_TAIL = 20
+
+
+def shard_progress(logs: Any, job: tuple[str, str], instances: int) -> str:
+    """The instances' ``progress:`` lines added up, from the newest events of each CloudWatch stream."""
+    from botocore.exceptions import ClientError
+
+    from runners.progress import combined
+
+    group, name = job
+    try:
+        pages = logs.get_paginator("describe_log_streams").paginate(logGroupName=group, logStreamNamePrefix=f"{name}/")
+        streams = [s["logStreamName"] for page in pages for s in page["logStreams"]]
+        texts = [
+            "\n".join(
+                e["message"]
+                for e in logs.get_log_events(
+                    logGroupName=group, logStreamName=stream, startFromHead=False, limit=PROGRESS_TAIL
+                )["events"]
+            )
+            for stream in streams
+        ]
+    except ClientError:
+        return ""  # no stream yet: the instances are still starting
+    progress = combined(texts, instances)
+    return str(progress) if progress is not None else ""

@@ -18,7 +18,7 @@ from tenacity import Retrying, retry_if_result, stop_never, wait_exponential
 
 from runners.aws import compile as sm
 from runners.aws.clients import AwsClients
-from runners.aws.fleet import FolderUpload, upload_folder_once
+from runners.aws.fleet import FolderUpload, shard_progress, upload_folder_once
 from runners.aws.inputs import plan_inputs
 from runners.aws.logs import job_of, log_text
 from runners.aws.settings import AwsSettings, load_settings
@@ -162,6 +162,9 @@ class SageMakerRunner(Runner):
             "verdict_uris": json.dumps(sm.verdict_uris(spec, plan.settings, plan.pipeline, execution_id)),
             "steps": json.dumps([step.name for step in spec.steps]),
             "result_files": json.dumps(list(spec.result_files)),
+            "shards": json.dumps(
+                {s.name: s.shards.count for s in spec.with_shards(request.shards).steps if s.shards is not None}
+            ),
         }
         return RunHandle(self.name, execution_id, details)
 
@@ -180,13 +183,15 @@ class SageMakerRunner(Runner):
         return "created"
 
     def wait(self, handle: RunHandle, on_status: OnStatus) -> RunResult:
-        seen: dict[str, Status] = {}
+        seen: dict[str, tuple[Status, str]] = {}
 
         def poll() -> RunResult:
             result = self._poll(handle)
             for report in result.steps:
-                if seen.get(report.step, Status.PENDING) is not report.status:
-                    seen[report.step] = report.status
+                status, message = seen.get(report.step, (Status.PENDING, ""))
+                progressed = report.status is Status.RUNNING and report.message not in ("", message)
+                if status is not report.status or progressed:  # progress of a sharded step is news too
+                    seen[report.step] = (report.status, report.message)
                     on_status(report)
             return result
 
@@ -235,6 +240,11 @@ class SageMakerRunner(Runner):
             if verdict is not None:
                 return verdict
             return StepReport(name, status, _elapsed(listed.get("StartTime"), listed.get("EndTime")))
+        instances = json.loads(handle.details.get("shards", "{}")).get(name)
+        job = job_of(listed.get("Metadata", {}))
+        if instances and job is not None and listed["StepStatus"] == "Executing":  # a sharded step: how far along
+            progress = shard_progress(self._aws(handle.details.get("region")).logs, job, instances)
+            return StepReport(name, status, progress)
         return StepReport(name, status, listed["StepStatus"].lower() if listed["StepStatus"] in NOTED else "")
 
     def _verdict(self, handle: RunHandle, step: str) -> StepReport | None:
