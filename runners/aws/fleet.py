@@ -19,7 +19,6 @@ https://docs.aws.amazon.com/sagemaker/latest/dg/build-your-own-processing-contai
 
 from __future__ import annotations
 
-import hashlib
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -90,20 +89,6 @@ class FolderUpload:
 
     def distribution(self, instances: int) -> str:
         return SHARDED if len(self.files) >= instances > 1 else REPLICATED
-
-
-def folder_files(local: Path) -> list[tuple[Path, str]]:
-    if local.is_file():
-        return [(local, local.name)]
-    return [(p, p.relative_to(local).as_posix()) for p in sorted(local.rglob("*")) if p.is_file()]
-
-
-def folder_digest(files: list[tuple[Path, str]]) -> str:
-    digest = hashlib.sha256()
-    for path, key in files:
-        with path.open("rb") as handle:
-            digest.update(f"{key}\0{hashlib.file_digest(handle, 'sha256').hexdigest()}\n".encode())
-    return digest.hexdigest()
 
 
 def upload_folder_once(s3: Any, upload: FolderUpload, kms_key_arn: str | None) -> int:

@@ -14,14 +14,13 @@ from runners.aws import compile as sm
 from runners.aws.fleet import (
     FolderUpload,
     distribution_parameter,
-    folder_digest,
-    folder_files,
     instances,
     split_pipeline_inputs,
 )
 from runners.aws.settings import AwsSettings
 from runners.aws.staging import sha256
 from runners.base import BackendError
+from runners.content import folder_digest, folder_files
 from runners.spec import PipelineSpec
 
 
