@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from dataclasses import replace
 from enum import StrEnum
 from pathlib import Path
@@ -16,7 +16,7 @@ from rich.markup import escape
 
 from runners.base import BackendError, BackendOptions, RunHandle, Runner, RunRequest, Status, StepReport
 from runners.registry import create_runner
-from runners.spec import load_spec
+from runners.spec import PipelineSpec, load_spec
 from runners.stack import load_stack_outputs
 from runners.summary import print_summary
 
@@ -267,6 +267,9 @@ def fleet(
     endpoint_url: Annotated[str | None, typer.Option(help="Cloud backends: API endpoint override.")] = None,
     detach: Annotated[bool, typer.Option(help="Cloud backends: return once submitted.")] = False,
     dry_run: Annotated[bool, typer.Option(help="Print what would be submitted, and the plan; call nothing.")] = False,
+    transformers: Annotated[
+        int | None, typer.Option(min=1, help="Dry run: plan for this many transformers (default: count --data).")
+    ] = None,
 ) -> None:
     """Forecast a fleet: the fleet spec's sharded step on N processes or cloud instances, then its merge."""
     from runners.fleet_summary import print_fleet_summary
@@ -287,6 +290,19 @@ def fleet(
     with _backend_errors():
         runner = create_runner(backend.value, _options(tracking_uri, stack_outputs, stack, image, endpoint_url))
         if dry_run:
-            console.print(runner.describe(pipeline, request), markup=False, soft_wrap=True)
+            with suppress(NotImplementedError):  # the local backend has nothing to submit, only a plan
+                console.print(runner.describe(pipeline, request), markup=False, soft_wrap=True)
+            console.print(
+                _fleet_plan(pipeline, backend.value, data, shards, transformers), markup=False, soft_wrap=True
+            )
             return
         _execute(runner, pipeline, request, detach, print_fleet_summary)
+
+
+def _fleet_plan(pipeline: PipelineSpec, backend: str, data: Path, shards: int | None, transformers: int | None) -> str:
+    from ml.steps.fleet_input import count_transformers
+    from runners.fleet_plan import describe_plan, load_costs
+
+    spec = pipeline.with_shards(shards)
+    count = next(step.shards.count for step in spec.steps if step.shards is not None)
+    return describe_plan(spec, backend, transformers or count_transformers(data), count, load_costs())

@@ -190,3 +190,21 @@ def _parquet_chunks(path: Path, mine: Callable[[str], bool]) -> Iterator[pd.Data
             yield _keep(chunk, mine)
     except (pa.ArrowInvalid, OSError) as exc:
         raise DataValidationError(f"{path}: not a readable Parquet file ({exc}).") from None
+
+
+def count_transformers(data: Path) -> int:
+    """How many transformers the data holds, reading file names or only the id column (for a plan)."""
+    if data.is_dir():
+        files = data_files(data)
+        if not files or ID not in columns_of(files[0]):
+            return len(files)
+    else:
+        files = [data]
+    ids: set[str] = set()
+    for path in files:
+        if path.suffix.lower() == ".parquet":
+            ids.update(_read_parquet(path, [ID])[ID].astype(str))
+        else:
+            for chunk in pd.read_csv(path, dtype=str, usecols=[ID], chunksize=READ_CHUNK_ROWS):
+                ids.update(chunk[ID].dropna())
+    return len(ids)
