@@ -51,7 +51,7 @@ def machine(costs: dict[str, Any], backend: str, spec: PipelineSpec) -> Machine:
         return Machine("this machine", default_jobs(), math.nan, None)
     sharded = next(step for step in spec.steps if step.shards is not None)
     resources = sharded.resources.get(backend, {})
-    name = resources.get("instance_type" if backend == "aws" else "vm_size")
+    name = str(resources.get("instance_type" if backend == "aws" else "vm_size"))
     table = costs["prices"][backend]
     if name not in table:
         raise BackendError(
@@ -72,7 +72,7 @@ def estimate(costs: dict[str, Any], backend: str, box: Machine, transformers: in
     if box.per_hour is not None:
         merge_price = box.per_hour / box.vcpus * 2  # the merge runs on a 2-vCPU instance of the same family
         cost = shards * (startup + work_s) / 3600 * box.per_hour + (startup + merge_s) / 3600 * merge_price
-    memory = per_shard / 1000 * measured["peak_gib_per_1000"]
+    memory = measured["base_gib"] + per_shard / 1000 * measured["gib_per_1000"]
     return Estimate(shards, per_shard, wall, cost, memory)
 
 
@@ -100,6 +100,10 @@ def describe_plan(spec: PipelineSpec, backend: str, transformers: int, shards: i
         lines.append(
             f"         {count:>7,} {e.per_shard:>10,} {_duration(e.wall_s):>10} {cost:>10} {memory:>13}{marker}"
         )
+    lines.append(
+        "         memory is for a folder of files per transformer; a long file holds the shard's rows as text "
+        "until each is forecast (a few MB per transformer): prefer a folder, or more shards, at this scale"
+    )
     if backend == "azure":
         lines.append(
             f"         the compute cluster must allow {shards} nodes (Pulumi config gridcast:computeMaxNodes), "

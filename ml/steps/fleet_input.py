@@ -20,6 +20,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -38,7 +39,7 @@ class FleetInput:
 
     items: list[tuple[str, object]]
     """``(transformer_id, source)``: a file path (read by ``load`` in the worker) or a raw table."""
-    load: Callable[[object], pd.DataFrame] | None
+    load: Callable[[Any], pd.DataFrame] | None
     files: list[Path]
     """Every data file of the fleet (not only this shard's): the data fingerprint covers them all."""
     layout: str
@@ -142,7 +143,7 @@ def _split(frame: pd.DataFrame, source: str) -> list[tuple[str, object]]:
     return list(split_long_frame(frame, source))
 
 
-def _loader(frame: pd.DataFrame) -> Callable[[object], pd.DataFrame] | None:
+def _loader(frame: pd.DataFrame) -> Callable[[Any], pd.DataFrame] | None:
     """Typed (Parquet) rows become text in the worker, so the shard is held compactly until then."""
     return as_text if any(not pd.api.types.is_object_dtype(frame[c]) for c in LONG_COLUMNS if c in frame) else None
 

@@ -16,8 +16,8 @@ from runners.fleet_plan import COSTS, Machine, estimate, load_costs, machine
 from runners.spec import FLEET_SPEC, load_spec
 
 COSTS_FOR_TEST = {
-    "measured": {"core_ms_per_transformer": 100.0, "peak_gib_per_1000": 1.0, "merge_ms_per_transformer": 1.0,
-                 "parallel_efficiency": 1.0},
+    "measured": {"core_ms_per_transformer": 100.0, "base_gib": 0.5, "gib_per_1000": 1.0,
+                 "merge_ms_per_transformer": 1.0, "parallel_efficiency": 1.0},
     "startup_s": {"aws": 60, "azure": 60, "local": 0},
 }  # fmt: skip
 
@@ -28,9 +28,9 @@ def test_wall_time_and_cost_follow_the_measured_cost_and_the_price() -> None:
     # 10,000 per shard x 0.1 core-s / 4 cores = 250 s of work, + 60 s start-up, then merge 60 + 100 s
     assert one.per_shard == 10_000 and one.wall_s == pytest.approx(60 + 250 + 60 + 100)
     assert one.cost == pytest.approx(10 * 310 / 3600 * 1.0 + 160 / 3600 * 0.5)
-    assert one.memory_gib == pytest.approx(10.0)
+    assert one.memory_gib == pytest.approx(10.5)
     more = estimate(COSTS_FOR_TEST, "aws", box, 100_000, 100)
-    assert more.wall_s < one.wall_s and more.memory_gib == pytest.approx(1.0)
+    assert more.wall_s < one.wall_s and more.memory_gib == pytest.approx(1.5)
     local = estimate(COSTS_FOR_TEST, "local", box, 1_000, 4)  # local shards share one machine's cores
     assert local.wall_s == pytest.approx(1_000 * 0.1 / 4 + 1.0)
 
