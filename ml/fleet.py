@@ -286,12 +286,14 @@ def forecast_fleet(
     n_jobs: int | None = None,
     policy: DataPolicy | None = None,
     model_params: Mapping[str, Any] | None = None,
+    progress: Callable[[int, int], None] | None = None,
 ) -> FleetResult:
     """Forecast every ``(transformer_id, source)``; ``source`` is a raw table, or whatever ``load``
     (a picklable, module-level function) turns into one inside the worker. ``limits`` must hold every id
     (see :func:`resolve_limits`); ``model_params`` are every transformer's estimator options (holidays,
     timezone, structure). Workers are processes with one BLAS thread each: on small matrices a
-    threaded BLAS only fights the other workers for the cores."""
+    threaded BLAS only fights the other workers for the cores. ``progress(done, failed)`` is called as
+    each transformer finishes, so a long run can say how far it is."""
     from joblib import Parallel, delayed, parallel_config
     from threadpoolctl import threadpool_limits
 
@@ -300,16 +302,22 @@ def forecast_fleet(
         delayed(_guarded)(tid, source, load, limits[tid], horizon_years, draws, policy, model_params)
         for tid, source in items
     )
+    forecasts: list[TransformerForecast] = []
+    failures: list[TransformerFailure] = []
+
+    def collect(results: Iterable[TransformerForecast | TransformerFailure]) -> None:
+        for result in results:
+            (forecasts if isinstance(result, TransformerForecast) else failures).append(result)  # type: ignore[arg-type]
+            if progress is not None:
+                progress(len(forecasts) + len(failures), len(failures))
+
     if jobs == 1:
         with threadpool_limits(1):
-            results = [function(*args, **kwargs) for function, args, kwargs in tasks]
+            collect(function(*args, **kwargs) for function, args, kwargs in tasks)
     else:
         with parallel_config(backend="loky", inner_max_num_threads=1):
-            results = Parallel(n_jobs=jobs, batch_size="auto")(tasks)
-    return FleetResult(
-        [r for r in results if isinstance(r, TransformerForecast)],
-        [r for r in results if isinstance(r, TransformerFailure)],
-    )
+            collect(Parallel(n_jobs=jobs, batch_size="auto", return_as="generator")(tasks))
+    return FleetResult(forecasts, failures)
 
 
 def rank_fleet(report: pd.DataFrame) -> pd.DataFrame:

@@ -14,9 +14,9 @@ from enum import StrEnum
 from pathlib import Path
 from typing import Any
 
-from runners.spec import PipelineSpec
+from runners.spec import DEFAULT_RESULT_FILES, PipelineSpec
 
-RESULT_FILES = ("predictions.csv", "overload_report.json", "forecast.png", "typical_day.png")
+RESULT_FILES = DEFAULT_RESULT_FILES
 
 
 class BackendError(RuntimeError):
@@ -45,6 +45,19 @@ class RunRequest:
     output_dir: Path
     parameters: dict[str, Any] = field(default_factory=dict)
     tracking_uri: str | None = None
+    inputs: dict[str, Path] = field(default_factory=dict)
+    """Every pipeline input by name when there is more than one (the fleet: data and limits)."""
+    shards: int | None = None
+    """Instances for each sharded step (default: the spec's ``shards.count``)."""
+
+    def input_paths(self, spec: PipelineSpec) -> dict[str, Path]:
+        """Each pipeline input's local path: ``inputs``, or ``data`` for a spec with one input."""
+        if self.inputs:
+            missing = sorted(set(spec.inputs) - set(self.inputs))
+            if missing:
+                raise BackendError(f"pipeline {spec.name} needs input(s) {', '.join(missing)}")
+            return {name: self.inputs[name] for name in spec.inputs}
+        return dict.fromkeys(spec.inputs, self.data)
 
 
 @dataclass(frozen=True)

@@ -6,8 +6,8 @@ import json
 import os
 import shutil
 import sys
-from collections.abc import Iterator
-from contextlib import contextmanager
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager, suppress
 from dataclasses import replace
 from enum import StrEnum
 from pathlib import Path
@@ -33,10 +33,11 @@ from runners.base import (
     failed_checks,
 )
 from runners.registry import create_runner
-from runners.spec import load_spec
+from runners.spec import PipelineSpec, load_spec
 from runners.stack import load_stack_outputs
 from runners.summary import print_summary
 
+Summary = Callable[[Console, Path, list[Path]], None]
 app = typer.Typer(add_completion=False, pretty_exceptions_enable=False, help=__doc__)
 console = Console(highlight=False)
 err = Console(stderr=True, highlight=False, soft_wrap=True)  # one line per message, whatever the width
@@ -224,7 +225,14 @@ def _backend_errors() -> Iterator[None]:
         raise _fail(str(exc)) from None
 
 
-def _execute(runner: Runner, pipeline: object, request: RunRequest, detach: bool, lock: IO[str] | None = None) -> None:
+def _execute(
+    runner: Runner,
+    pipeline: object,
+    request: RunRequest,
+    detach: bool,
+    lock: IO[str] | None = None,
+    summarize: Summary = print_summary,
+) -> None:
     source = "built-in synthetic data" if request.data.is_relative_to(state_dir()) else str(request.data)
     transformer = request.parameters.get("transformer_id")
     about = f" · transformer [bold]{escape(str(transformer))}[/]" if transformer else ""
@@ -258,7 +266,7 @@ def _execute(runner: Runner, pipeline: object, request: RunRequest, detach: bool
         _say_outputs_untouched(request.output_dir)
         why = f": {result.message}" if result.message else ""
         raise _fail(f"run {handle.run_id} ended {result.status.value}{why}")
-    print_summary(console, request.output_dir, _deliver(runner, handle, request.output_dir))
+    summarize(console, request.output_dir, _deliver(runner, handle, request.output_dir))
 
 
 @contextmanager
@@ -423,39 +431,68 @@ def logs(
 
 @app.command()
 def fleet(
-    data: Annotated[Path, typer.Option(help="Folder of <transformer_id>.csv, or a CSV transformer_id,timestamp,kw.")],
+    data: Annotated[
+        Path,
+        typer.Option(help="Folder of <transformer_id>.csv|.parquet, or a CSV/Parquet transformer_id,timestamp,kw."),
+    ],
     limits: Annotated[Path, typer.Option(help="CSV transformer_id,limit_kw.")],
+    backend: Annotated[Backend, typer.Option(help="Where the fleet runs.")] = Backend.local,
     output_dir: Annotated[Path, typer.Option(help="Where the merged fleet report goes.")] = Path("outputs/fleet"),
-    shards: Annotated[int | None, typer.Option(min=1, help="Shard processes (default: the spec's count).")] = None,
-    jobs: Annotated[int | None, typer.Option(min=1, help="Workers per shard (default: cores / shards).")] = None,
+    shards: Annotated[
+        int | None, typer.Option(min=1, help="Shards (processes or instances); default: the spec's.")
+    ] = None,
+    jobs: Annotated[int | None, typer.Option(min=1, help="Workers per shard (default: its cores).")] = None,
     horizon_years: Annotated[float | None, typer.Option(help="Forecast horizon in years (default 5).")] = None,
     default_limit_kw: Annotated[float | None, typer.Option(help="Limit for ids missing from --limits.")] = None,
     tracking_uri: Annotated[str | None, typer.Option(help="MLflow tracking URI (default: embedded SQLite).")] = None,
     spec: Annotated[Path | None, typer.Option(help="Fleet spec YAML (default: runners/fleet.yaml).")] = None,
+    stack_outputs: Annotated[
+        Path | None, typer.Option(help="Cloud backends: `pulumi stack output --json` file.")
+    ] = None,
+    stack: Annotated[str | None, typer.Option(help="Cloud backends: read outputs of this Pulumi stack.")] = None,
+    image: Annotated[str | None, typer.Option(help="Cloud backends: container image by digest.")] = None,
+    endpoint_url: Annotated[str | None, typer.Option(help="Cloud backends: API endpoint override.")] = None,
+    detach: Annotated[bool, typer.Option(help="Cloud backends: return once submitted.")] = False,
+    dry_run: Annotated[bool, typer.Option(help="Print what would be submitted, and the plan; call nothing.")] = False,
+    transformers: Annotated[
+        int | None, typer.Option(min=1, help="Dry run: plan for this many transformers (default: count --data).")
+    ] = None,
 ) -> None:
-    """Forecast a fleet here: the fleet spec's sharded step as parallel processes, then its merge."""
-    import pandas as pd
-
-    from runners.local.fleet import FLEET_SPEC, run_fleet
+    """Forecast a fleet: the fleet spec's sharded step on N processes or cloud instances, then its merge."""
+    from runners.fleet_summary import print_fleet_summary
+    from runners.spec import FLEET_SPEC
 
     for path in (data, limits):
         if not path.exists():
             raise _fail(f"{path}: no such file or folder")
+    pipeline = load_spec(spec or FLEET_SPEC)
+    request = RunRequest(
+        data=data,
+        output_dir=output_dir,
+        parameters={"horizon_years": horizon_years, "default_limit_kw": default_limit_kw, "jobs": jobs},
+        tracking_uri=tracking_uri,
+        inputs={"data": data, "limits": limits},
+        shards=shards,
+    )
     with _backend_errors():
-        run_fleet(
-            load_spec(spec or FLEET_SPEC),
-            {"data": data, "limits": limits},
-            output_dir,
-            {"horizon_years": horizon_years, "default_limit_kw": default_limit_kw, "jobs": jobs},
-            shards,
-            state_dir(),
-            _tracking_uri(tracking_uri),
-            lambda line: console.print(line, markup=False, soft_wrap=True),
-        )
-    report = pd.read_csv(output_dir / "fleet_report.csv", dtype=str, keep_default_na=False)
-    columns = ["rank", "transformer_id", "limit_kw", "first_overload_p10", "first_overload_p50", "first_overload_p90"]
-    console.print(report[columns].head(10).to_string(index=False), markup=False)
-    console.print(f"outputs in {output_dir}: fleet_report.csv, fleet_risk.png, fleet_errors.csv, fleet_model.npz")
+        runner = create_runner(backend.value, _options(tracking_uri, stack_outputs, stack, image, endpoint_url))
+        if dry_run:
+            with suppress(NotImplementedError):  # the local backend has nothing to submit, only a plan
+                console.print(runner.describe(pipeline, request), markup=False, soft_wrap=True)
+            console.print(
+                _fleet_plan(pipeline, backend.value, data, shards, transformers), markup=False, soft_wrap=True
+            )
+            return
+        _execute(runner, pipeline, request, detach, summarize=print_fleet_summary)
+
+
+def _fleet_plan(pipeline: PipelineSpec, backend: str, data: Path, shards: int | None, transformers: int | None) -> str:
+    from ml.steps.fleet_input import count_transformers
+    from runners.fleet_plan import describe_plan, load_costs
+
+    spec = pipeline.with_shards(shards)
+    count = next(step.shards.count for step in spec.steps if step.shards is not None)
+    return describe_plan(spec, backend, transformers or count_transformers(data), count, load_costs())
 
 
 def main() -> None:

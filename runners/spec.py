@@ -11,8 +11,10 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 DEFAULT_SPEC = Path(__file__).with_name("pipeline.yaml")
+FLEET_SPEC = Path(__file__).with_name("fleet.yaml")
 PLACEHOLDER = re.compile(r"\$\{\{(inputs|outputs|parameters)\.([A-Za-z_][A-Za-z0-9_]*)\}\}")
 IOType = Literal["uri_file", "uri_folder", "mlflow_model"]
+DEFAULT_RESULT_FILES = ("predictions.csv", "overload_report.json", "forecast.png")
 
 
 class _Strict(BaseModel):
@@ -109,6 +111,8 @@ class PipelineSpec(_Strict):
     parameters: dict[str, Parameter] = Field(default_factory=dict)
     steps: list[Step]
     result: str
+    result_files: tuple[str, ...] = DEFAULT_RESULT_FILES
+    """The files of the result output a backend brings home."""
 
     @model_validator(mode="after")
     def _wired_correctly(self) -> PipelineSpec:
@@ -141,6 +145,21 @@ class PipelineSpec(_Strict):
         if result.source != "step" or result.name not in seen.get(result.step or "", self.steps[0]).outputs:
             raise ValueError(f"result {self.result!r} is not a step output")
         return self
+
+    def with_shards(self, count: int | None) -> PipelineSpec:
+        """The spec with every sharded step run as ``count`` instances (``None``: as written)."""
+        if count is None:
+            return self
+        steps = []
+        for step in self.steps:
+            if step.shards is not None:
+                resources = {
+                    cloud: values | {"instance_count": count} if "instance_count" in values else values
+                    for cloud, values in step.resources.items()
+                }
+                step = step.model_copy(update={"shards": Shards(count=count), "resources": resources})
+            steps.append(step)
+        return self.model_copy(update={"steps": steps})
 
     def step(self, name: str) -> Step:
         for step in self.steps:

@@ -235,13 +235,16 @@ def backtest_cmd(
 @app.command("fleet")
 def fleet_cmd(
     data: Annotated[
-        Path, typer.Option("--data", help="CSV with 'transformer_id,timestamp,kw', or a folder of <id>.csv files.")
+        Path,
+        typer.Option("--data", help="CSV/Parquet 'transformer_id,timestamp,kw', or a folder of <id>.csv|.parquet."),
     ],
     limits: Annotated[Path, typer.Option("--limits", help="CSV with 'transformer_id,limit_kw'.")],
     out: Annotated[Path, typer.Option("--out", help="Folder for fleet_report.csv, fleet_risk.png, the model.")],
     horizon_years: Annotated[float, typer.Option("--horizon-years", min=0.01, max=30)] = 5.0,
     jobs: Annotated[int, typer.Option("--jobs", min=0, help="Worker processes; 0: one per core.")] = 0,
-    shard_index: Annotated[int, typer.Option("--shard-index", min=0)] = 0,
+    shard_index: Annotated[
+        str, typer.Option("--shard-index", help="0..count-1, or 'auto': this instance's place in its cloud job.")
+    ] = "0",
     shard_count: Annotated[int, typer.Option("--shard-count", min=1, help="Split by sha256(id) mod count.")] = 1,
     default_limit_kw: Annotated[
         float | None, typer.Option("--default-limit-kw", help="Limit for ids not in --limits; 0 or absent: none.")

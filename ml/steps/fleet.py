@@ -39,11 +39,12 @@ from ml.fleet import (
     parse_limits,
     rank_fleet,
     resolve_limits,
-    shard_of,
-    split_long_frame,
 )
+from ml.steps import cluster, fleet_input
 from ml.steps.csv_safe import neutralized
 from ml.steps.data_io import read_raw, sha256
+from ml.steps.fleet_input import read_table
+from ml.steps.progress import reporter
 from ml.steps.tracking import step_run
 from ml.validation import DataValidationError
 
@@ -54,7 +55,6 @@ REPORT, ERRORS, CHART, MODEL, MANIFEST = (
     "fleet_model.npz",
     "fleet_manifest.json",
 )
-READ_CHUNK_ROWS = 1_000_000
 
 
 class FleetFailedError(DataValidationError):
@@ -67,44 +67,25 @@ def shard_dir(out: Path, shard_index: int, shard_count: int) -> Path:
 
 
 def discover(
-    data: Path, shard_index: int = 0, shard_count: int = 1
+    data: Path, shard_index: int = 0, shard_count: int = 1, take_all: bool = False
 ) -> tuple[list[tuple[str, object]], bool, list[str]]:
     """This shard's ``(transformer_id, source)`` pairs, whether sources are paths, and the fingerprinted files."""
-    mine = lambda tid: shard_of(tid, shard_count) == shard_index  # noqa: E731
-    if data.is_dir():
-        files = sorted(data.glob("*.csv"))
-        if not files:
-            raise DataValidationError(f"{data}: no '*.csv' files; expected one 'timestamp,kw' CSV per transformer.")
-        stems = [f.stem for f in files]
-        if len(set(stems)) != len(stems):  # cannot happen within one folder, kept for case-insensitive filesystems
-            raise DataValidationError(f"{data}: two files map to the same transformer id")
-        return [(f.stem, f) for f in files if mine(f.stem)], True, [str(f) for f in files]
-    if not data.is_file():
-        raise DataValidationError(f"{data}: no such file or folder; pass a CSV or a folder of CSVs with '--data'.")
-    if data.stat().st_size == 0:
-        raise DataValidationError(f"{data}: the file is empty; expected a header '{ID},timestamp,kw' and rows.")
-    kept, offset = [], 0
-    try:
-        for chunk in pd.read_csv(data, dtype=str, skip_blank_lines=False, chunksize=READ_CHUNK_ROWS):
-            chunk["_line"] = np.arange(len(chunk)) + offset + 2
-            offset += len(chunk)
-            if ID in chunk.columns and shard_count > 1:
-                ids = chunk[ID].fillna("").str.strip()
-                owner = {t: t == "" or mine(t) for t in ids.unique()}
-                chunk = chunk[ids.map(owner).to_numpy(dtype=bool)]
-            kept.append(chunk)
-    except (pd.errors.ParserError, UnicodeDecodeError) as exc:
-        raise DataValidationError(f"{data}: not a readable CSV file ({exc}).") from None
-    return split_long_frame(pd.concat(kept, ignore_index=True), str(data)), False, [str(data)]
+    found = fleet_input.discover(data, shard_index, shard_count, take_all)
+    return found.items, found.load is read_table, [str(f) for f in found.files]
 
 
 def fingerprint(files: list[str]) -> str:
     """sha256 of the one file, or of the per-file digests in name order for a folder."""
     if len(files) == 1:
         return sha256(Path(files[0]))
+    return combine_digests([(Path(name).name, sha256(Path(name))) for name in files])
+
+
+def combine_digests(named: list[tuple[str, str]]) -> str:
+    """The folder fingerprint from ``(file name, sha256)`` pairs; shards that each saw some files agree on it."""
     digest = hashlib.sha256()
-    for name in files:
-        digest.update(f"{Path(name).name}\0{sha256(Path(name))}\n".encode())
+    for name, file_digest in sorted(named):
+        digest.update(f"{name}\0{file_digest}\n".encode())
     return digest.hexdigest()
 
 
@@ -118,23 +99,27 @@ def run_fleet(
     out: Path,
     horizon_years: float = 5.0,
     jobs: int | None = None,
-    shard_index: int = 0,
+    shard_index: int | str = 0,
     shard_count: int = 1,
     default_limit_kw: float | None = None,
     draws: int = FLEET_DRAWS,
     pipeline_run_id: str | None = None,
 ) -> dict[str, object]:
     """Forecast this shard of the fleet, write the outputs, log one MLflow run; returns the manifest."""
+    place = cluster.resolve(str(shard_index), shard_count, data)
+    shard_index = place.index
     try:
         check_shard(shard_index, shard_count)
     except ValueError as exc:
         raise DataValidationError(str(exc)) from None
-    items, are_paths, files = discover(data, shard_index, shard_count)
+    found = fleet_input.discover(data, shard_index, shard_count, place.take_all)
+    items, files = found.items, [str(f) for f in found.files]
     limit_of = resolve_limits([tid for tid, _ in items], load_limits(limits), default_limit_kw, str(limits))
     digest = fingerprint(files)
+    print(f"shard {shard_index + 1} of {shard_count} ({place.source}): {len(items)} transformers", flush=True)
     with step_run("fleet", pipeline_run_id, finishes_pipeline=pipeline_run_id is not None and shard_count == 1):
         result = forecast_fleet(
-            items, limit_of, read_raw if are_paths else None, horizon_years, draws=draws, n_jobs=jobs
+            items, limit_of, found.load, horizon_years, draws=draws, n_jobs=jobs, progress=reporter(len(items))
         )
         target = shard_dir(out, shard_index, shard_count)
         manifest = {
@@ -148,6 +133,8 @@ def run_fleet(
             "simulation_draws": draws,
             "data_sha256": digest,
         }
+        if place.take_all:  # this instance saw only its files: the merge rebuilds the folder's fingerprint
+            manifest["data_files"] = [[Path(f).name, sha256(Path(f))] for f in files]
         report = result.report()
         packed = pack_models([f.row[ID] for f in result.forecasts], [f.params for f in result.forecasts])  # type: ignore[misc]
         write_outputs(target, report, result.errors(), packed, manifest)
@@ -155,7 +142,7 @@ def run_fleet(
             {
                 "data": str(data),
                 "limits": str(limits),
-                "input_layout": "folder" if are_paths else "long",
+                "input_layout": found.layout,
                 "horizon_years": horizon_years,
                 "simulation_draws": draws,
                 "jobs": jobs or "all cores",
@@ -233,6 +220,9 @@ def merge_fleet(parts: list[Path], out: Path, pipeline_run_id: str | None = None
             f"shards do not make one fleet: found shard indices {indices} of counts {sorted(counts)} in "
             f"{', '.join(map(str, folders))}; expected each of 0..n-1 exactly once."
         )
+    if all("data_files" in m for m in manifests):  # the cluster split the files: one fingerprint from all
+        data_sha256 = combine_digests([(name, d) for m in manifests for name, d in m["data_files"]])
+        manifests = [m | {"data_sha256": data_sha256} for m in manifests]
     if len({(m["horizon_years"], m["simulation_draws"], m["data_sha256"]) for m in manifests}) != 1:
         raise DataValidationError("shards were run on different data, horizons or draws; they cannot be merged")
     reports = [pd.read_csv(p / REPORT, dtype={ID: str}) for p in folders]

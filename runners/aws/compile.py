@@ -21,6 +21,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
+from runners.aws.fleet import distribution_parameters, shard_argument, split_inputs
 from runners.aws.settings import PIPELINE_NAME, AwsSettings
 from runners.base import BackendError
 from runners.spec import PLACEHOLDER, Binding, PipelineSpec, Step
@@ -94,13 +95,14 @@ def compile_definition(spec: PipelineSpec, settings: AwsSettings, tracking_uri: 
         {"Name": name, "Type": PARAMETER_TYPES[param.type], "DefaultValue": param.default}
         for name, param in spec.parameters.items()
     ]
+    parameters += distribution_parameters(spec)
     environment = {
         "MLFLOW_TRACKING_URI": tracking_uri or settings.mlflow_tracking_uri,
         "GRIDCAST_PIPELINE_RUN_ID": EXECUTION_ID,
         "MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR": "false",
     }
     kinds = {step.name: _kind(step, settings) for step in spec.steps}
-    steps = [_step(step, kinds, settings, pipeline, environment) for step in spec.steps]
+    steps = [_step(spec, step, kinds, settings, pipeline, environment) for step in spec.steps]
     return {"Version": DEFINITION_VERSION, "Metadata": {}, "Parameters": parameters, "Steps": steps}
 
 
@@ -124,16 +126,23 @@ def _kind(step: Step, settings: AwsSettings) -> str:
 
 
 def _step(
-    step: Step, kinds: dict[str, str], settings: AwsSettings, pipeline: str, environment: dict[str, Any]
+    spec: PipelineSpec,
+    step: Step,
+    kinds: dict[str, str],
+    settings: AwsSettings,
+    pipeline: str,
+    environment: dict[str, Any],
 ) -> dict[str, Any]:
     kind = kinds[step.name]
+    if step.shards is not None and kind != "processing":
+        raise CompileError(f"step {step.name!r} has shards: it must be a processing job (resources.aws.job)")
     resources = step.resources.get("aws", {})
     instance_type = settings.compute_target or resources.get("instance_type")  # the stack's size wins
     if not instance_type:
         raise CompileError(f"step {step.name!r} has no resources.aws.instance_type and the stack no compute_target")
     cluster: dict[str, Any] = {
         "InstanceType": instance_type,
-        "InstanceCount": int(resources.get("instance_count", 1)),
+        "InstanceCount": step.shards.count if step.shards else int(resources.get("instance_count", 1)),
         "VolumeSizeInGB": VOLUME_GB,
     }
     if settings.kms_key_arn:
@@ -143,7 +152,7 @@ def _step(
     root = executions_root(settings, pipeline)
     if kind == "training":
         channels = {name: f"{TRAINING_CHANNELS}/{name}" for name in step.inputs}
-        inputs = _input_paths(step, channels)
+        inputs = _input_paths(spec, step, channels)
         command = _command(step, inputs, {name: TRAINING_MODEL for name in step.outputs})
         output_config: dict[str, Any] = {"S3OutputPath": _join("/", root, EXECUTION_ID, step.name)}
         # Uncompressed, so the next step reads the model folder itself instead of model.tar.gz.
@@ -179,7 +188,8 @@ def _step(
         return {"Name": step.name, "Type": "Training", "Description": step.display_name, "Arguments": arguments}
     folders = {name: f"{PROCESSING_INPUTS}/{name}" for name in step.inputs}
     outputs = {name: f"{PROCESSING_OUTPUTS}/{name}" for name in step.outputs}
-    command = _command(step, _input_paths(step, folders), outputs)
+    command = _command(step, _input_paths(spec, step, folders), outputs)
+    split = split_inputs(spec, step)
     if "rejected" in step.exit_codes.values():
         command += ["--rejected-exit-code", "0"]  # SageMaker fails a job on any other code; see decision.json
     output_config = {
@@ -215,7 +225,7 @@ def _step(
                     "LocalPath": folders[name],
                     "S3DataType": "S3Prefix",
                     "S3InputMode": "File",
-                    "S3DataDistributionType": "FullyReplicated",
+                    "S3DataDistributionType": split.get(name, "FullyReplicated"),
                 },
             }
             for name in step.inputs
@@ -236,10 +246,12 @@ def _source(binding: Binding, kinds: dict[str, str]) -> dict[str, str]:
     return {"Get": f"Steps.{binding.step}.ProcessingOutputConfig.Outputs['{binding.name}'].S3Output.S3Uri"}
 
 
-def _input_paths(step: Step, folders: dict[str, str]) -> dict[str, str]:
-    """The path the command gets: the file itself for a pipeline input, the folder for a step output."""
+def _input_paths(spec: PipelineSpec, step: Step, folders: dict[str, str]) -> dict[str, str]:
+    """The path the command gets: the file itself for a file input, the folder for a folder or a step output."""
     return {
-        name: f"{folders[name]}/{input_file(binding.name)}" if binding.source == "pipeline" else folders[name]
+        name: f"{folders[name]}/{input_file(binding.name)}"
+        if binding.source == "pipeline" and spec.inputs[binding.name].type == "uri_file"
+        else folders[name]
         for name, binding in step.bindings().items()
     }
 
@@ -254,7 +266,10 @@ def _command(step: Step, inputs: dict[str, str], outputs: dict[str, str]) -> lis
         for match in PLACEHOLDER.finditer(arg):
             parts.append(arg[position : match.start()])
             kind, name = match.groups()
-            parts.append({"Get": f"Parameters.{name}"} if kind == "parameters" else tables[kind][name])
+            if kind == "parameters":
+                parts.append(shard_argument(step, name) or {"Get": f"Parameters.{name}"})
+            else:
+                parts.append(tables[kind][name])
             position = match.end()
         parts.append(arg[position:])
         if all(isinstance(part, str) for part in parts):

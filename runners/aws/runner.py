@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import json
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -18,6 +18,8 @@ from tenacity import Retrying, retry_if_result, stop_never, wait_exponential
 
 from runners.aws import compile as sm
 from runners.aws.clients import AwsClients
+from runners.aws.fleet import FolderUpload, shard_progress, upload_folder_once
+from runners.aws.inputs import plan_inputs
 from runners.aws.logs import job_of, log_text
 from runners.aws.settings import AwsSettings, load_settings
 from runners.aws.staging import download, read_text, sha256, upload_once
@@ -65,6 +67,10 @@ class Plan:
     data_object: str
     definition: dict[str, Any]
     parameters: list[dict[str, str]]
+    files: list[tuple[Path, str]] = field(default_factory=list)
+    """Further file inputs (the fleet's limits): ``(local file, object URI)``."""
+    folders: list[FolderUpload] = field(default_factory=list)
+    """Folder inputs (the fleet's data), uploaded object by object."""
 
 
 class SageMakerRunner(Runner):
@@ -87,19 +93,21 @@ class SageMakerRunner(Runner):
 
     def plan(self, spec: PipelineSpec, request: RunRequest) -> Plan:
         settings = load_settings(self.stack_outputs, self.image)
-        digest = sha256(request.data)
-        prefix = sm.data_prefix(settings, digest)
-        (input_name,) = spec.inputs  # the request carries one data file, like the local backend
+        spec = spec.with_shards(request.shards)
         values = spec.parameter_values(request.parameters)
+        inputs = plan_inputs(spec, settings, request.input_paths(spec))
+        first = inputs.files[0] if inputs.files else None
         return Plan(
             settings=settings,
             pipeline=sm.pipeline_name(spec, settings),
-            data=request.data,
-            data_sha256=digest,
-            data_prefix=prefix,
-            data_object=prefix + sm.input_file(input_name),
+            data=first.local if first else inputs.folders[0].local,
+            data_sha256=first.sha256 if first else inputs.folders[0].sha256,
+            data_prefix=first.prefix if first else inputs.folders[0].prefix,
+            data_object=first.uri if first else inputs.folders[0].prefix,
             definition=sm.compile_definition(spec, settings, request.tracking_uri),
-            parameters=sm.execution_parameters(spec, values, {input_name: prefix}),
+            parameters=sm.execution_parameters(spec, values, inputs.prefixes) + inputs.parameters,
+            files=[(f.local, f.uri) for f in inputs.files[1:]],
+            folders=inputs.folders,
         )
 
     def doctor(self, spec: PipelineSpec) -> list[Check]:
@@ -110,10 +118,18 @@ class SageMakerRunner(Runner):
     def describe(self, spec: PipelineSpec, request: RunRequest) -> str:
         plan = self.plan(spec, request)
         result = sm.result_uri(spec, plan.settings, plan.pipeline, "<execution id>")
-        lines = [
-            "dry run: nothing is uploaded or submitted",
-            f"upload   {plan.data} ({plan.data.stat().st_size:,} bytes, sha256 {plan.data_sha256})",
-            f"         to {plan.data_object} (skipped when already there)",
+        lines = ["dry run: nothing is uploaded or submitted"]
+        if plan.data.is_file():
+            lines += [
+                f"upload   {plan.data} ({plan.data.stat().st_size:,} bytes, sha256 {plan.data_sha256})",
+                f"         to {plan.data_object} (skipped when already there)",
+            ]
+        lines += [f"upload   {local} to {uri} (skipped when already there)" for local, uri in plan.files]
+        lines += [
+            f"upload   {f.local} ({len(f.files):,} files, sha256 {f.sha256}) to {f.prefix} (files there skipped)"
+            for f in plan.folders
+        ]
+        lines += [
             f"upsert   SageMaker pipeline {plan.pipeline} in {plan.settings.region}, "
             f"role {plan.settings.execution_role_arn}",
             "start    an execution with parameters " + ", ".join(f"{p['Name']}={p['Value']}" for p in plan.parameters),
@@ -126,7 +142,12 @@ class SageMakerRunner(Runner):
     def submit(self, spec: PipelineSpec, request: RunRequest) -> RunHandle:
         plan = self.plan(spec, request)
         aws = self._aws(plan.settings.region)
-        uploaded = upload_once(aws.s3, plan.data, plan.data_object, plan.settings.kms_key_arn)
+        kms = plan.settings.kms_key_arn
+        uploaded = plan.data.is_file() and upload_once(aws.s3, plan.data, plan.data_object, kms)
+        for local, uri in plan.files:
+            uploaded = upload_once(aws.s3, local, uri, kms) or uploaded
+        for folder in plan.folders:
+            uploaded = upload_folder_once(aws.s3, folder, kms) > 0 or uploaded
         action = self._upsert(aws.sagemaker, plan, spec.description)
         arn = aws.sagemaker.start_pipeline_execution(
             PipelineName=plan.pipeline,
@@ -145,6 +166,10 @@ class SageMakerRunner(Runner):
             "result_uri": sm.result_uri(spec, plan.settings, plan.pipeline, execution_id),
             "verdict_uris": json.dumps(sm.verdict_uris(spec, plan.settings, plan.pipeline, execution_id)),
             "steps": json.dumps([step.name for step in spec.steps]),
+            "result_files": json.dumps(list(spec.result_files)),
+            "shards": json.dumps(
+                {s.name: s.shards.count for s in spec.with_shards(request.shards).steps if s.shards is not None}
+            ),
         }
         return RunHandle(self.name, execution_id, details)
 
@@ -163,13 +188,15 @@ class SageMakerRunner(Runner):
         return "created"
 
     def wait(self, handle: RunHandle, on_status: OnStatus) -> RunResult:
-        seen: dict[str, Status] = {}
+        seen: dict[str, tuple[Status, str]] = {}
 
         def poll() -> RunResult:
             result = self._poll(handle)
             for report in result.steps:
-                if seen.get(report.step, Status.PENDING) is not report.status:
-                    seen[report.step] = report.status
+                status, message = seen.get(report.step, (Status.PENDING, ""))
+                progressed = report.status is Status.RUNNING and report.message not in ("", message)
+                if status is not report.status or progressed:  # progress of a sharded step is news too
+                    seen[report.step] = (report.status, report.message)
                     on_status(report)
             return result
 
@@ -218,6 +245,11 @@ class SageMakerRunner(Runner):
             if verdict is not None:
                 return verdict
             return StepReport(name, status, _elapsed(listed.get("StartTime"), listed.get("EndTime")))
+        instances = json.loads(handle.details.get("shards", "{}")).get(name)
+        job = job_of(listed.get("Metadata", {}))
+        if instances and job is not None and listed["StepStatus"] == "Executing":  # a sharded step: how far along
+            progress = shard_progress(self._aws(handle.details.get("region")).logs, job, instances)
+            return StepReport(name, status, progress)
         return StepReport(name, status, listed["StepStatus"].lower() if listed["StepStatus"] in NOTED else "")
 
     def _verdict(self, handle: RunHandle, step: str) -> StepReport | None:
@@ -257,7 +289,8 @@ class SageMakerRunner(Runner):
 
     def outputs(self, handle: RunHandle, destination: Path) -> list[Path]:
         s3 = self._aws(handle.details.get("region")).s3
-        return download(s3, handle.details["result_uri"], RESULT_FILES, destination)
+        names = tuple(json.loads(handle.details.get("result_files", "null")) or RESULT_FILES)
+        return download(s3, handle.details["result_uri"], names, destination)
 
 
 def _pipeline_exists(client: Any, name: str) -> bool:

@@ -96,19 +96,29 @@ class AzureML:
     def ensure_data(self, path: Path, datastore: str) -> str:
         """Register ``path`` as a data asset versioned by content unless that version exists; its reference."""
         version = content_version(path)
+        self.ensure_asset(DATA_ASSET_NAME, version, path, datastore, folder=False)
+        return data_reference(version)
+
+    def ensure_asset(self, name: str, version: str, path: Path, datastore: str, folder: bool) -> None:
+        """Upload and register one input (a file, or a folder) unless this version of the asset exists."""
         try:
-            self.ml_client.data.get(DATA_ASSET_NAME, version=version)
+            self.ml_client.data.get(name, version=version)
+            return
         except ResourceNotFoundError:
+            pass
+        with tempfile.TemporaryDirectory(prefix="gridcast-azure-in-") as tmp:
+            if folder and path.is_file():  # one long file: a folder asset holding just it
+                (Path(tmp) / path.name).symlink_to(path.resolve())
+                path = Path(tmp)
             asset = Data(
-                name=DATA_ASSET_NAME,
+                name=name,
                 version=version,
-                type=AssetTypes.URI_FILE,
+                type=AssetTypes.URI_FOLDER if folder else AssetTypes.URI_FILE,
                 path=str(path),
                 datastore=datastore,
-                description="Hourly peak load (timestamp,kw) uploaded by the gridcast runner.",
+                description="Load data (timestamp,kw or transformer_id,timestamp,kw) uploaded by the gridcast runner.",
             )
             self.ml_client.data.create_or_update(asset)
-        return data_reference(version)
 
     def submit(self, job: PipelineJob, experiment: str) -> PipelineJob:
         """Validate with the SDK (locally and the compute against the workspace), then create the job."""

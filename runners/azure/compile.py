@@ -19,7 +19,7 @@ import shlex
 from pathlib import Path
 from typing import Any
 
-from azure.ai.ml import Input, Output
+from azure.ai.ml import Input, Output, PyTorchDistribution
 from azure.ai.ml.entities import (
     CommandComponent,
     Environment,
@@ -59,6 +59,9 @@ def component_command(step: Step) -> str:
     argv = list(step.command)
     if "rejected" in step.exit_codes.values():
         argv += REJECTED_EXIT_ARGS
+    if step.shards is not None:  # instances find their place themselves (RANK, WORLD_SIZE); the count is fixed
+        values = {"shard_index": "auto", "shard_count": str(step.shards.count)}
+        argv = [PLACEHOLDER.sub(lambda m: values.get(m[2], m[0]) if m[1] == "parameters" else m[0], a) for a in argv]
     parts = []
     for arg in argv:
         arg = PLACEHOLDER.sub(_parameter_as_input, arg)
@@ -81,7 +84,7 @@ def _component(spec: PipelineSpec, step: Step, environment: Environment) -> Comm
             kind = spec.step(binding.step or "").outputs[binding.name].type
         inputs[name] = Input(type=kind)
     for source, name in sorted(step.placeholders()):
-        if source == "parameters":  # the spec's parameter types (number, integer, string) are AzureML's
+        if source == "parameters" and name in spec.parameters:  # number, integer, string are AzureML's too
             parameter = spec.parameters[name]
             inputs[name] = Input(type=parameter.type, description=parameter.description or None)
     # Inline, hence anonymous: AzureML registers it by content hash, so an unchanged step reuses it.
@@ -97,9 +100,11 @@ def _component(spec: PipelineSpec, step: Step, environment: Environment) -> Comm
 
 
 def compile_pipeline(
-    spec: PipelineSpec, settings: AzureSettings, data: str, parameters: dict[str, Any] | None = None
+    spec: PipelineSpec, settings: AzureSettings, data: str | dict[str, str], parameters: dict[str, Any] | None = None
 ) -> PipelineJob:
-    """The AzureML pipeline job for ``spec``; ``data`` is the input's asset reference (``azureml:name:version``)."""
+    """The AzureML pipeline job for ``spec``; ``data`` is the input's asset reference (``azureml:name:version``),
+    or one per pipeline input."""
+    references = data if isinstance(data, dict) else dict.fromkeys(spec.inputs, data)
     values = spec.parameter_values(parameters)
     environment = Environment(image=settings.pinned_image())
     identity = ManagedIdentityConfiguration(client_id=settings.job_identity_client_id)
@@ -115,21 +120,25 @@ def compile_pipeline(
                 else f"${{{{parent.jobs.{binding.step}.outputs.{binding.name}}}}}"
             )
         for kind, name in step.placeholders():
-            if kind == "parameters":
+            if kind == "parameters" and name in spec.parameters:
                 bindings[name] = f"${{{{parent.inputs.{name}}}}}"
         node = component(**bindings)
         node.display_name = step.display_name
         node.compute = settings.compute_target
         node.identity = identity
         node.resources = JobResourceConfiguration(
-            instance_count=step.resources.get("azure", {}).get("instance_count", 1)
+            instance_count=step.shards.count
+            if step.shards
+            else step.resources.get("azure", {}).get("instance_count", 1)
         )
+        if step.shards is not None:  # one process per node; AzureML sets RANK and WORLD_SIZE for it
+            node.distribution = PyTorchDistribution(process_count_per_instance=1)
         if step.name == result.step:
             node.outputs[result.name] = f"${{{{parent.outputs.{result.name}}}}}"
         jobs[step.name] = node
 
     pipeline_inputs: dict[str, Any] = {
-        name: Input(type=spec_input.type, path=data) for name, spec_input in spec.inputs.items()
+        name: Input(type=spec_input.type, path=references[name]) for name, spec_input in spec.inputs.items()
     }
     pipeline_inputs |= {name: values[name] for name in spec.parameters}
     result_type = spec.step(result.step or "").outputs[result.name].type

@@ -18,7 +18,8 @@ from azure.ai.ml.exceptions import MlException, ValidationException
 from azure.core.exceptions import AzureError
 
 from runners.azure.client import AzureML, ChildJob
-from runners.azure.compile import compile_pipeline, content_version, data_reference
+from runners.azure.compile import compile_pipeline
+from runners.azure.inputs import input_assets
 from runners.azure.settings import AzureSettings
 from runners.base import (
     RESULT_FILES,
@@ -88,20 +89,28 @@ class AzureRunner(Runner):
         return run_checks(self.azureml, self.settings)
 
     def describe(self, spec: PipelineSpec, request: RunRequest) -> str:
-        reference = data_reference(content_version(request.data))
-        job = compile_pipeline(spec, self.settings, reference, request.parameters)
+        spec = spec.with_shards(request.shards)
+        assets = input_assets(spec, request.input_paths(spec))
+        job = compile_pipeline(spec, self.settings, {a.input: a.reference for a in assets}, request.parameters)
         s = self.settings
-        header = (
-            f"# data: {request.data} -> data asset {reference.removeprefix('azureml:')} in datastore "
+        header = "".join(
+            f"# {a.input}: {a.local} -> data asset {a.asset}:{a.version} in datastore "
             f"{s.data_datastore} (uploaded only if that version does not exist)\n"
+            for a in assets
+        ) + (
             f"# submit: pipeline job in experiment {spec.experiment}, workspace {s.workspace_name} "
             f"(resource group {s.resource_group}, subscription {s.subscription_id})\n"
         )
         return header + yaml.safe_dump(job._to_dict(), sort_keys=False, width=120)
 
     def submit(self, spec: PipelineSpec, request: RunRequest) -> RunHandle:
-        reference = self.azureml.ensure_data(request.data, self.settings.data_datastore)
-        job = compile_pipeline(spec, self.settings, reference, request.parameters)
+        spec = spec.with_shards(request.shards)
+        assets = input_assets(spec, request.input_paths(spec))
+        for a in assets:
+            self.azureml.ensure_asset(a.asset, a.version, a.local, self.settings.data_datastore, a.folder)
+        references = {a.input: a.reference for a in assets}
+        reference = references.get("data", next(iter(references.values())))
+        job = compile_pipeline(spec, self.settings, references, request.parameters)
         try:
             created = self.azureml.submit(job, spec.experiment)
         except ValidationException as exc:
@@ -115,6 +124,7 @@ class AzureRunner(Runner):
                 "studio_url": str(created.studio_url or ""),
                 "data": reference,
                 "result_output": result.name,
+                "result_files": json.dumps(list(spec.result_files)),
                 # child jobs are known by display name; this maps them back to spec step names, in order
                 "steps": json.dumps({step.display_name: step.name for step in spec.steps}),
             },
@@ -206,11 +216,12 @@ class AzureRunner(Runner):
         output = handle.details.get("result_output", "predictions")
         with tempfile.TemporaryDirectory(prefix="gridcast-azure-out-") as tmp:
             folder = self.azureml.download_output(handle.run_id, output, Path(tmp))
-            missing = [name for name in RESULT_FILES if not (folder / name).is_file()]
+            names = json.loads(handle.details.get("result_files", "null")) or RESULT_FILES
+            missing = [name for name in names if not (folder / name).is_file()]
             if missing:
                 raise AzureRunError(f"output {output!r} of pipeline job {handle.run_id} lacks {', '.join(missing)}")
             destination.mkdir(parents=True, exist_ok=True)
-            return [Path(shutil.copy2(folder / name, destination / name)) for name in RESULT_FILES]
+            return [Path(shutil.copy2(folder / name, destination / name)) for name in names]
 
 
 def _step_names(handle: RunHandle) -> dict[str, str]:

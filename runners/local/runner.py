@@ -21,6 +21,7 @@ from typing import Any
 
 from ml.steps.store_uri import REDACTED, redact
 from runners.base import RESULT_FILES, BackendError, OnStatus, RunHandle, Runner, RunRequest, RunResult, Status
+from runners.local import shards
 from runners.local.engine import ContainerIsolation
 from runners.local.lifetime import alive, kill_if_alive
 from runners.local.status import KILLED, RUNNING, STATUS_FILE, STOPPED, SUCCEEDED, RunStatus, read_status, write_status
@@ -70,18 +71,28 @@ class LocalRunner(Runner):
             self.tracking_uri = request.tracking_uri
         # The plan is on disk: the URI goes there without its password; the steps get the real one.
         plan: dict[str, Any] = {"spec": spec.name, "tracking_uri": redact(self.tracking_uri), "steps": []}
+        if self.container is not None and any(step.shards for step in spec.steps):
+            raise BackendError("--isolation container does not run sharded steps yet; use --isolation process")
         if self.container is not None:
             plan["container"] = {"engine": self.container.engine.name, "image": self.container.image}
         produced: dict[tuple[str, str], Path] = {}
         parameters = spec.parameter_values(request.parameters)
+        given = {name: str(path.resolve()) for name, path in request.input_paths(spec).items()}
+        spec = spec.with_shards(request.shards)
         for step in spec.steps:
             inputs = {
-                name: str(request.data.resolve()) if b.source == "pipeline" else str(produced[b.key])
+                name: given[b.name] if b.source == "pipeline" else str(produced[b.key])
                 for name, b in step.bindings().items()
             }
             outputs = {name: run_dir / step.name / name for name in step.outputs}
             produced |= {(step.name, name): path for name, path in outputs.items()}
-            command = step.render(inputs, {k: str(v) for k, v in outputs.items()}, parameters)
+            rendered = {k: str(v) for k, v in outputs.items()}
+            commands = (
+                shards.shard_commands(step, inputs, rendered, parameters)
+                if step.shards is not None
+                else [step.render(inputs, rendered, parameters)]
+            )
+            command = commands[0]
             plan["steps"].append(
                 {
                     "name": step.name,
@@ -91,8 +102,11 @@ class LocalRunner(Runner):
                     "outputs": {k: str(v) for k, v in outputs.items()},
                 }
             )
+            if step.shards is not None:
+                plan["steps"][-1]["shards"] = commands
         result = spec.result_binding()
         plan["result_dir"] = str(produced[result.key])
+        plan["result_files"] = list(spec.result_files)
         run_dir.mkdir(parents=True, exist_ok=True)
         (run_dir / "plan.json").write_text(json.dumps(plan, indent=2) + "\n")
         return handle
@@ -232,7 +246,8 @@ class LocalRunner(Runner):
     def outputs(self, handle: RunHandle, destination: Path) -> list[Path]:
         plan = json.loads((self._run_dir(handle) / "plan.json").read_text())
         destination.mkdir(parents=True, exist_ok=True)
-        return [Path(shutil.copy2(Path(plan["result_dir"]) / name, destination / name)) for name in RESULT_FILES]
+        names = plan.get("result_files", RESULT_FILES)
+        return [Path(shutil.copy2(Path(plan["result_dir"]) / name, destination / name)) for name in names]
 
 
 def _tell(process: subprocess.Popen[str], command: str) -> None:

@@ -29,6 +29,7 @@ from pathlib import Path
 from typing import Any
 
 from runners.base import Status, StepReport
+from runners.local import shards
 from runners.local.engine import ContainerIsolation
 from runners.local.lifetime import die_with_parent, start_time
 from runners.local.status import FAILED, KILLED, STOPPED, SUCCEEDED, RunStatus, write_status
@@ -154,7 +155,7 @@ class Supervisor:
 
     def _prepare(self, step: dict, logs: ExitStack) -> StepProcess | None:
         """Start the step's process warm (process isolation only; containers start on their turn)."""
-        if self.container is not None:
+        if self.container is not None or "shards" in step:
             return None
         workdir = self.run_dir / step["name"]
         workdir.mkdir(parents=True, exist_ok=True)
@@ -165,6 +166,8 @@ class Supervisor:
         return process
 
     def _run_step(self, step: dict, process: StepProcess | None) -> StepReport:
+        if "shards" in step:
+            return shards.run_shards(self.run_dir, step, self.env, self._report, _tail, self.stop_requested, self._track_shards)
         log_path = self.run_dir / f"{step['name']}.log"
         started = time.perf_counter()
         if self.container is not None:
@@ -223,6 +226,11 @@ class Supervisor:
                 else:
                     self.status.step_pids = [p for p in self.status.step_pids if p[0] != pid]
                 self._save()
+
+    def _track_shards(self, processes: list[subprocess.Popen[bytes]]) -> None:
+        with self.lock:
+            self.status.step_pids += [(p.pid, start_time(p.pid)) for p in processes]
+            self._save()
 
     def _report(self, report: StepReport) -> None:
         with self.lock:

@@ -66,7 +66,7 @@ def needs(call: Call, kms_key_arn: str) -> list[Need]:
     if call.service == "s3" and call.operation == "HeadBucket":
         return [Need("s3:ListBucket", f"arn:aws:s3:::{p['Bucket']}")]
     if call.service == "s3":
-        bucket, obj = f"arn:aws:s3:::{p['Bucket']}", f"arn:aws:s3:::{p['Bucket']}/{p['Key']}"
+        bucket, obj = f"arn:aws:s3:::{p['Bucket']}", f"arn:aws:s3:::{p['Bucket']}/{p.get('Key', '')}"
         put = [Need("s3:PutObject", obj)]
         return {
             "HeadObject": [Need("s3:GetObject", obj), Need("s3:ListBucket", bucket)],
@@ -76,6 +76,7 @@ def needs(call: Call, kms_key_arn: str) -> list[Need]:
             "UploadPart": put,
             "CompleteMultipartUpload": put,
             "AbortMultipartUpload": [Need("s3:AbortMultipartUpload", obj)],
+            "ListObjectsV2": [Need("s3:ListBucket", bucket)],
         }[call.operation]
     if call.service == "sagemaker":
         if "PipelineExecutionArn" in p:

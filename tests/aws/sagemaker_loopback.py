@@ -55,6 +55,7 @@ OPT_ML = "/opt/ml"
 PROCESSING_OUTPUTS = "/opt/ml/processing/output"
 PROPERTY = re.compile(r"^(?P<name>[A-Za-z0-9]+)(?:\['(?P<key>[^']+)'\])?$")
 PASSED_ENV = ("PATH", "HOME", "LANG", "LC_ALL", "TZ", "TMPDIR")
+LOG_EVERY_S = 0.5
 
 
 @dataclass
@@ -180,7 +181,7 @@ class PipelineEngine:
                 arn = sagemaker.create_processing_job(ProcessingJobName=job, **arguments)["ProcessingJobArn"]
                 metadata = {"ProcessingJob": {"Arn": arn}}
             self._set(entry, StepStatus="Executing", Metadata=metadata)
-            status, reason, properties = Container(self, job, step["Type"], arguments).run(execution.stop)
+            status, reason, properties = run_instances(self, job, step["Type"], arguments, execution.stop)
         except Exception as exc:  # an engine or validation error must show as a failed step, not a hang
             status, reason, properties = "Failed", f"engine: {type(exc).__name__}: {exc}", {}
         execution.properties[step["Name"]] = properties
@@ -222,12 +223,41 @@ class PipelineEngine:
         raise ValueError(f"unknown pipeline expression {path!r}")
 
 
-class Container:
-    """One job played on this machine, with ``/opt/ml`` mapped to a folder of its own."""
+def run_instances(
+    engine: PipelineEngine, job: str, kind: str, arguments: dict[str, Any], stop: threading.Event
+) -> tuple[str, str, dict[str, Any]]:
+    """A job's instances (``InstanceCount``) at once, as SageMaker runs them; the job fails if one fails."""
+    cluster = arguments.get("ResourceConfig") or arguments["ProcessingResources"]["ClusterConfig"]
+    count = int(cluster["InstanceCount"])
+    containers = [Container(engine, job, kind, arguments, host, count) for host in range(count)]
+    results: list[tuple[str, str, dict[str, Any]]] = [("Failed", "engine: instance did not finish", {})] * count
 
-    def __init__(self, engine: PipelineEngine, job: str, kind: str, arguments: dict[str, Any]) -> None:
+    def play(host: int) -> None:
+        results[host] = containers[host].run(stop)
+
+    threads = [threading.Thread(target=play, args=(host,), daemon=True) for host in range(count)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    for status in ("Stopped", "Failed"):
+        for result in results:
+            if result[0] == status:
+                return result
+    return results[0]
+
+
+class Container:
+    """One instance of a job played on this machine, with ``/opt/ml`` mapped to a folder of its own."""
+
+    def __init__(
+        self, engine: PipelineEngine, job: str, kind: str, arguments: dict[str, Any], host: int = 0, hosts: int = 1
+    ) -> None:
         self.engine, self.job, self.kind, self.arguments = engine, job, kind, arguments
-        self.root = engine.workdir / job
+        self.host, self.hosts = host, hosts
+        self.stream: str | None = None
+        self.sent = 0
+        self.root = engine.workdir / job / f"algo-{host + 1}"
         self.s3 = engine._client("s3")
 
     def local(self, path: str) -> Path:
@@ -240,9 +270,11 @@ class Container:
             source = channel["DataSource"]["S3DataSource"]["S3Uri"]
             self._stage(source, self.local(f"{OPT_ML}/input/data/{channel['ChannelName']}"))
         for item in self.arguments.get("ProcessingInputs", []):
-            self._stage(item["S3Input"]["S3Uri"], self.local(item["S3Input"]["LocalPath"]))
-        for folder in (f"{OPT_ML}/model", f"{OPT_ML}/output"):
+            sharded = item["S3Input"]["S3DataDistributionType"] == "ShardedByS3Key"
+            self._stage(item["S3Input"]["S3Uri"], self.local(item["S3Input"]["LocalPath"]), sharded)
+        for folder in (f"{OPT_ML}/model", f"{OPT_ML}/output", f"{OPT_ML}/config"):
             self.local(folder).mkdir(parents=True, exist_ok=True)
+        self._write_config()
         environment = self.arguments.get("Environment", {})
         self.engine.tracking_uris.append(environment.get("MLFLOW_TRACKING_URI", ""))
         env = {k: os.environ[k] for k in PASSED_ENV if k in os.environ} | environment
@@ -250,6 +282,7 @@ class Container:
             "MLFLOW_TRACKING_URI": f"sqlite:///{self.engine.workdir / 'mlflow' / 'mlflow.db'}",
             "GRIDCAST_HOME": str(self.engine.workdir / "mlflow"),
             "GRIDCAST_FAILURE_FILE": str(self.local(f"{OPT_ML}/output/failure")),
+            "GRIDCAST_SAGEMAKER_CONFIG_DIR": str(self.local(f"{OPT_ML}/config")),
             "PYTHONWARNINGS": "ignore",
         }
         refused = self._unwritable_mounts(spec["ContainerEntrypoint"])
@@ -261,7 +294,11 @@ class Container:
         log_path = self.root / "container.log"
         with log_path.open("w") as log:
             process = subprocess.Popen(command, cwd=self.root, env=env, stdout=log, stderr=subprocess.STDOUT)
+            last = time.monotonic()
             while process.poll() is None:
+                if time.monotonic() - last > LOG_EVERY_S:
+                    self._write_logs(log_path, final=False)
+                    last = time.monotonic()
                 if stop.wait(0.05):
                     process.terminate()
                     process.wait()
@@ -289,14 +326,29 @@ class Container:
         folder = f"{OPT_ML}/model" if self.kind == "Training" else f"{PROCESSING_OUTPUTS}/..."
         return f"PermissionError: [Errno 13] Permission denied: '{folder}' (root-owned SageMaker mount)"
 
-    def _stage(self, uri: str, folder: Path) -> None:
+    def _stage(self, uri: str, folder: Path, sharded: bool = False) -> None:
+        """Copy the objects under ``uri``; ShardedByS3Key: about 1/N of them per instance (here: every
+        N-th key in key order, an assumption: SageMaker documents the share, not which objects)."""
         bucket, _, prefix = uri.removeprefix("s3://").partition("/")
         pages = self.s3.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=prefix)
-        for page in pages:
-            for item in page.get("Contents", []):
-                target = folder / item["Key"][len(prefix) :].lstrip("/")
-                target.parent.mkdir(parents=True, exist_ok=True)
-                self.s3.download_file(bucket, item["Key"], str(target))
+        keys = sorted(item["Key"] for page in pages for item in page.get("Contents", []))
+        folder.mkdir(parents=True, exist_ok=True)
+        for key in keys[self.host :: self.hosts] if sharded else keys:
+            target = folder / key[len(prefix) :].lstrip("/")
+            target.parent.mkdir(parents=True, exist_ok=True)
+            self.s3.download_file(bucket, key, str(target))
+
+    def _write_config(self) -> None:
+        """What SageMaker puts in /opt/ml/config of a processing container: its place and the job request."""
+        hosts = [f"algo-{i + 1}" for i in range(self.hosts)]
+        config = self.local(f"{OPT_ML}/config")
+        resources = {"current_host": hosts[self.host], "hosts": hosts, "network_interface_name": "eth0"}
+        (config / "resourceconfig.json").write_text(json.dumps(resources))
+        if self.kind != "Training":  # the request as SageMaker stores it, its /opt/ml paths mapped like all others
+            request = json.loads(json.dumps(self.arguments | {"ProcessingJobName": self.job}))
+            for item in request.get("ProcessingInputs", []):
+                item["S3Input"]["LocalPath"] = str(self.local(item["S3Input"]["LocalPath"]))
+            (config / "processingjobconfig.json").write_text(json.dumps(request))
 
     def _put_folder(self, folder: Path, uri: str, kms_key: str | None) -> None:
         bucket, _, prefix = uri.removeprefix("s3://").partition("/")
@@ -319,20 +371,33 @@ class Container:
             self._put_folder(self.local(output["S3Output"]["LocalPath"]), output["S3Output"]["S3Uri"], None)
         return {"ProcessingOutputConfig": config}
 
-    def _write_logs(self, log_path: Path) -> None:
-        self._write_logs_text(log_path.read_text(errors="replace").splitlines())
-
     def _write_logs_text(self, lines: list[str]) -> None:
+        """A container that never ran: its one line goes to its stream as SageMaker's would."""
+        log_path = self.root / "container.log"
+        log_path.parent.mkdir(parents=True, exist_ok=True)
+        log_path.write_text("".join(f"{line}\n" for line in lines))
+        self._write_logs(log_path)
+
+    def _write_logs(self, log_path: Path, final: bool = True) -> None:
+        """Send the container's new output lines to its CloudWatch stream (SageMaker streams them live)."""
         logs = self.engine._client("logs")
         group = "/aws/sagemaker/TrainingJobs" if self.kind == "Training" else "/aws/sagemaker/ProcessingJobs"
-        stream = f"{self.job}/algo-1-{int(time.time())}"
-        if not logs.describe_log_groups(logGroupNamePrefix=group)["logGroups"]:
-            logs.create_log_group(logGroupName=group)
-        logs.create_log_stream(logGroupName=group, logStreamName=stream)
-        now = int(time.time() * 1000)
-        lines = lines or ["(no output)"]
-        events = [{"timestamp": now, "message": line} for line in lines]
-        logs.put_log_events(logGroupName=group, logStreamName=stream, logEvents=events)
+        if self.stream is None:
+            self.stream = f"{self.job}/algo-{self.host + 1}-{int(time.time())}"
+            with self.engine.lock:
+                if not logs.describe_log_groups(logGroupNamePrefix=group)["logGroups"]:
+                    logs.create_log_group(logGroupName=group)
+            logs.create_log_stream(logGroupName=group, logStreamName=self.stream)
+        text = log_path.read_text(errors="replace")
+        complete = text if final else text[: text.rfind("\n") + 1]
+        lines = complete.splitlines()[self.sent :]
+        if final and not lines and self.sent == 0:
+            lines = ["(no output)"]
+        if lines:
+            now = int(time.time() * 1000)
+            events = [{"timestamp": now, "message": line} for line in lines]
+            logs.put_log_events(logGroupName=group, logStreamName=self.stream, logEvents=events)
+            self.sent += len(lines)
 
 
 class AccessDenied(JsonRESTError):

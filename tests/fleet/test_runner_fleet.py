@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import json
+import re
 from pathlib import Path
 
 import pandas as pd
 import pytest
 
+from runners.base import Status, StepReport
+from runners.local.shards import run_shards
 from tests.conftest import Run
 
 pytestmark = pytest.mark.slow
@@ -28,7 +32,15 @@ def test_runner_fleet_ranks_the_whole_fleet_from_two_shards(
     )
 
     assert result.returncode == 0, result.stderr + result.stdout
-    assert "fleet shard 0/2" in result.stdout and "fleet shard 1/2" in result.stdout
+    assert re.search(r"succeeded  fleet \([\d.]+ s, 2 shards\)", result.stdout), result.stdout
+    assert "6 of 7 transformers forecast" in result.stdout and "1 could not be forecast" in result.stdout
+    (run_dir,) = (tmp_path / ".gridcast" / "runs").iterdir()  # through the Runner: a plan, one log per shard
+    plan = json.loads((run_dir / "plan.json").read_text())
+    assert [c[-4:] for c in plan["steps"][0]["shards"]] == [
+        ["--shard-index", str(i), "--shard-count", "2"] for i in (0, 1)
+    ]
+    for i in (0, 1):
+        assert "progress: " in (run_dir / f"fleet.shard-{i}.log").read_text()
     report = pd.read_csv(tmp_path / "out" / "fleet_report.csv")
     assert set(report["transformer_id"]) == {"FAST", "FLAT", "MID1", "MID2", "MID3", "SLOW"}
     assert report.iloc[0]["transformer_id"] == "FAST"  # the fast grower is the first to act on
@@ -41,3 +53,21 @@ def test_runner_fleet_refuses_a_missing_limits_file(fleet_files: dict[str, Path]
     result = run_runner("fleet", "--data", str(fleet_files["folder"]), "--limits", "nope.csv")
     assert result.returncode == 1
     assert "error: nope.csv: no such file or folder" in result.stderr
+
+
+def test_shards_see_the_narrow_step_environment_and_a_failing_shard_fails_the_step(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The runner hands each shard the environment it built, never the caller's whole one."""
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "not-for-steps")
+    show = "import json, os, sys; print(json.dumps(sorted(os.environ))); sys.exit(int(sys.argv[1]))"
+    step = {"name": "fleet", "shards": [["python", "-c", show, "0"], ["python", "-c", show, "3"]]}
+    seen: list[StepReport] = []
+
+    report = run_shards(tmp_path, step, {"PATH": "/usr/bin", "ONLY": "this"}, seen.append, lambda p: p.read_text())
+
+    assert report.status is Status.FAILED and report.message.startswith("shard(s) 1 of 2 failed (exit code 3)")
+    for i in (0, 1):
+        names = set(json.loads((tmp_path / f"fleet.shard-{i}.log").read_text()))
+        assert names - {"LC_CTYPE"} == {"ONLY", "PATH"}  # Python itself may add LC_CTYPE (PEP 538)
+    assert "not-for-steps" not in (tmp_path / "fleet.log").read_text()
