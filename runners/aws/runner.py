@@ -22,7 +22,7 @@ from runners.aws.fleet import FolderUpload, shard_progress, upload_folder_once
 from runners.aws.inputs import plan_inputs
 from runners.aws.logs import job_of, log_text
 from runners.aws.settings import AwsSettings, load_settings
-from runners.aws.staging import download, read_text, sha256, upload_once
+from runners.aws.staging import download, read_text, upload_once
 from runners.base import RESULT_FILES, Check, OnStatus, RunHandle, Runner, RunRequest, RunResult, Status, StepReport
 from runners.spec import PipelineSpec
 

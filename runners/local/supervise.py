@@ -167,7 +167,9 @@ class Supervisor:
 
     def _run_step(self, step: dict, process: StepProcess | None) -> StepReport:
         if "shards" in step:
-            return shards.run_shards(self.run_dir, step, self.env, self._report, _tail, self.stop_requested, self._track_shards)
+            return shards.run_shards(
+                self.run_dir, step, self.env, self._report, _tail, self.stop_requested, self._track_shards
+            )
         log_path = self.run_dir / f"{step['name']}.log"
         started = time.perf_counter()
         if self.container is not None:
