@@ -14,7 +14,7 @@ DEFAULT_SPEC = Path(__file__).with_name("pipeline.yaml")
 FLEET_SPEC = Path(__file__).with_name("fleet.yaml")
 PLACEHOLDER = re.compile(r"\$\{\{(inputs|outputs|parameters)\.([A-Za-z_][A-Za-z0-9_]*)\}\}")
 IOType = Literal["uri_file", "uri_folder", "mlflow_model"]
-DEFAULT_RESULT_FILES = ("predictions.csv", "overload_report.json", "forecast.png")
+DEFAULT_RESULT_FILES = ("predictions.csv", "overload_report.json", "forecast.png", "typical_day.png")
 
 
 class _Strict(BaseModel):

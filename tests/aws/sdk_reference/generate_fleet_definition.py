@@ -55,7 +55,7 @@ def processor(instance_type: str, count: int, runtime: int) -> Processor:
         image_uri=IMAGE,
         instance_count=count,
         instance_type=instance_type,
-        entrypoint=["python"],
+        entrypoint=["/usr/local/bin/gridcast-entrypoint", "python"],
         volume_size_in_gb=30,
         volume_kms_key=KMS,
         output_kms_key=KMS,
