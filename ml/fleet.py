@@ -30,7 +30,8 @@ import numpy as np
 import pandas as pd
 from scipy import linalg
 
-from ml.evaluate import forecast_index
+from ml.evaluate import forecast_index, holdout_scores
+from ml.gate import Gate, Scores, challenger_scores, judge
 from ml.model import SeasonalTrendForecaster
 from ml.uncertainty import SEED, simulate_overload
 from ml.validation import DataPolicy, DataValidationError, validate_load
@@ -55,6 +56,11 @@ REPORT_COLUMNS = [
     "growth_kw_per_year",
     "growth_pct_per_year",
     "trend",
+    "decision",
+    "model_version",
+    "decision_reason",
+    "test_rmse_kw",
+    "naive_rmse_kw",
     "level_shifts",
     "data_repairs",
     "history_start",
@@ -62,6 +68,9 @@ REPORT_COLUMNS = [
     "horizon_end",
 ]
 ERROR_COLUMNS = [ID, "error"]
+PROMOTED, KEPT = "promoted", "kept"
+THIS_RUN = ""
+"""``model_version`` of a fit made by this run: the version is known once the merge registers it."""
 
 
 # -- identities, sharding, limits -----------------------------------------------------------
@@ -159,14 +168,30 @@ def _file_lines(message: str, file_lines: np.ndarray) -> str:
 class TransformerFailure:
     transformer_id: str
     error: str
+    refused: bool = False
+    """The data was fine but the gate refused the challenger, and no champion could answer."""
 
 
 @dataclass(frozen=True)
 class TransformerForecast:
-    """One transformer's report row and the fitted state that rebuilds its model."""
+    """One transformer's report row and the fitted state of the model that answered for it."""
 
     row: dict[str, object]
     params: dict[str, object] = field(repr=False)
+    version: str = THIS_RUN
+    """The fleet model version whose fit answered (``THIS_RUN`` for the challenger fitted now)."""
+
+
+@dataclass(frozen=True)
+class Champion:
+    """A transformer's current champion: the fleet model version its fit was registered in, and the fit."""
+
+    version: str
+    model: SeasonalTrendForecaster = field(repr=False)
+
+
+class RefusedByGateError(ValueError):
+    """The challenger failed the gate and there is no champion to answer instead."""
 
 
 def _seed(transformer_id: str) -> list[int]:
@@ -183,9 +208,15 @@ def forecast_one(
     policy: DataPolicy | None = None,
     source: str | None = None,
     model_params: Mapping[str, Any] | None = None,
+    gate: Gate | None = None,
+    champion: Champion | None = None,
 ) -> TransformerForecast:
-    """Validate, fit, forecast and simulate one transformer. Raises ValueError for unusable data.
+    """Validate, fit, gate, forecast and simulate one transformer. Raises ValueError for unusable data
+    and :class:`RefusedByGateError` when the challenger fails the gate with no champion to fall back on.
 
+    The challenger is judged by the single run's gate (:mod:`ml.gate`) against this transformer's
+    ``champion``; the model that answers (the challenger if promoted, else the champion) is the one
+    forecast and simulated, and the row says which it was and why.
     ``model_params`` are the estimator's options (e.g. ``holidays``, ``timezone``); with a ``timezone``
     the raw table's wall-clock stamps are read in that zone, as the single-transformer steps do."""
     label = f"{source} [{transformer_id}]" if source else f"[{transformer_id}]"
@@ -196,7 +227,12 @@ def forecast_one(
         if "_line" in raw.columns:
             raise DataValidationError(_file_lines(str(exc), raw["_line"].to_numpy())) from None
         raise
-    model = SeasonalTrendForecaster(**params).fit(series.index, series.to_numpy())
+    challenger = SeasonalTrendForecaster(**params).fit(series.index, series.to_numpy())
+    decision, reason, scores = gate_one(challenger, series, gate or Gate(), champion)
+    if decision != PROMOTED and champion is None:
+        raise RefusedByGateError(f"{label}: the gate refused the challenger ({reason}) and there is no champion")
+    model = challenger if decision == PROMOTED else champion.model  # type: ignore[union-attr]
+    version = THIS_RUN if decision == PROMOTED else champion.version  # type: ignore[union-attr]
     horizon = forecast_index(series.index[-1], horizon_years)
     sampler = model.draw_sampler(horizon)  # the horizon's design, built once for point and draws
     point = sampler(model.coef_)[0]
@@ -224,13 +260,38 @@ def forecast_one(
         "growth_kw_per_year": round(model.growth_kw_per_year_, 4),
         "growth_pct_per_year": round(model.growth_pct_per_year_, 3),
         "trend": model.trend_,
+        "decision": decision,
+        "model_version": version,
+        "decision_reason": reason,
+        "test_rmse_kw": round(scores.rmse, 4),
+        "naive_rmse_kw": round(scores.naive_rmse, 4),
         "level_shifts": json.dumps(model.level_shifts_),
         "data_repairs": "; ".join(repairs),
         "history_start": quality.start,
         "history_end": quality.end,
         "horizon_end": horizon[-1].isoformat(),
     }
-    return TransformerForecast(row, model_state(model))
+    return TransformerForecast(row, model_state(model), version)
+
+
+def gate_one(
+    challenger: SeasonalTrendForecaster, series: pd.Series, gate: Gate, champion: Champion | None
+) -> tuple[str, str, Scores]:
+    """The single run's gate for one fleet member: ``promoted`` or ``kept`` (or refused, when there is
+    no champion), the reason, and the challenger's scores.
+
+    The champion is scored by the same protocol (refit on this data's training window): with the
+    same estimator options that refit is the challenger's own, so it is reused, not repeated.
+    """
+    scores = challenger_scores(challenger, series)
+    champion_rmse = None
+    if champion is not None:
+        same = champion.model.get_params() == challenger.get_params()
+        champion_rmse = scores.rmse if same else holdout_scores(champion.model, series)["rmse"]
+    promoted, reason = judge(scores, champion_rmse, gate)
+    if champion is not None and not promoted:
+        reason = f"{reason}; version {champion.version} answers"
+    return (PROMOTED if promoted else KEPT), reason, scores
 
 
 def _guarded(
@@ -242,16 +303,22 @@ def _guarded(
     draws: int,
     policy: DataPolicy | None,
     model_params: Mapping[str, Any] | None = None,
+    gate: Gate | None = None,
+    champion: Champion | None = None,
 ) -> TransformerForecast | TransformerFailure:
-    """One transformer in a worker: expected failures (bad data, no fit possible) become a record."""
+    """One transformer in a worker: expected failures (bad data, no fit possible, refused) become a record."""
     try:
         raw = load(source) if load is not None else source
         label = str(source) if load is not None else None
-        return forecast_one(transformer_id, raw, limit_kw, horizon_years, draws, policy, label, model_params)  # type: ignore[arg-type]
+        return forecast_one(  # type: ignore[arg-type]
+            transformer_id, raw, limit_kw, horizon_years, draws, policy, label, model_params, gate, champion
+        )
     except (ValueError, linalg.LinAlgError, np.linalg.LinAlgError) as exc:  # DataValidationError is a ValueError
         message = str(exc)
         return TransformerFailure(
-            transformer_id, message if transformer_id in message else f"[{transformer_id}] {message}"
+            transformer_id,
+            message if transformer_id in message else f"[{transformer_id}] {message}",
+            isinstance(exc, RefusedByGateError),
         )
 
 
@@ -287,19 +354,25 @@ def forecast_fleet(
     policy: DataPolicy | None = None,
     model_params: Mapping[str, Any] | None = None,
     progress: Callable[[int, int], None] | None = None,
+    gate: Gate | None = None,
+    champions: Mapping[str, Champion] | None = None,
 ) -> FleetResult:
     """Forecast every ``(transformer_id, source)``; ``source`` is a raw table, or whatever ``load``
     (a picklable, module-level function) turns into one inside the worker. ``limits`` must hold every id
     (see :func:`resolve_limits`); ``model_params`` are every transformer's estimator options (holidays,
-    timezone, structure). Workers are processes with one BLAS thread each: on small matrices a
-    threaded BLAS only fights the other workers for the cores. ``progress(done, failed)`` is called as
+    timezone, structure). Each challenger passes ``gate`` (default :class:`ml.gate.Gate`) against its
+    own entry in ``champions`` (transformer id to :class:`Champion`), which answers when it fails.
+    Workers are processes with one BLAS thread each: on small matrices a threaded BLAS only fights
+    the other workers for the cores. ``progress(done, failed)`` is called as
     each transformer finishes, so a long run can say how far it is."""
     from joblib import Parallel, delayed, parallel_config
     from threadpoolctl import threadpool_limits
 
     jobs = min(n_jobs or default_jobs(), max(len(items), 1))
     tasks = (
-        delayed(_guarded)(tid, source, load, limits[tid], horizon_years, draws, policy, model_params)
+        delayed(_guarded)(
+            tid, source, load, limits[tid], horizon_years, draws, policy, model_params, gate, (champions or {}).get(tid)
+        )
         for tid, source in items
     )
     forecasts: list[TransformerForecast] = []
@@ -352,16 +425,21 @@ def _plain(value: Any) -> Any:
     return value.item() if isinstance(value, np.generic) else value
 
 
-def pack_models(ids: Sequence[str], states: Sequence[Mapping[str, Any]]) -> dict[str, np.ndarray]:
+def pack_models(
+    ids: Sequence[str], states: Sequence[Mapping[str, Any]], versions: Sequence[str] | None = None
+) -> dict[str, np.ndarray]:
     """Every transformer's fitted state in a few arrays (for one ``.npz``, loadable without pickle).
 
     Each fitted array attribute is stored flat for the whole fleet (``array__NAME``) with each
     transformer's shape (``shape__NAME``, padded with -1): no padding of the data itself, so a fleet
     mixing Fourier models (~30 coefficients) and profile models (~500) stores each at its own size.
     Scalars, strings and small dicts go into one JSON string per transformer (``fitted_plain``).
+    ``versions`` (``model_version``) says in which fleet model version each fit was registered
+    (``THIS_RUN``: in the version this artifact becomes).
     """
     packed: dict[str, np.ndarray] = {
         "transformer_id": np.array(ids, dtype=str),
+        "model_version": np.array(list(versions) if versions is not None else [THIS_RUN] * len(ids), dtype=str),
         "estimator_params": np.array([json.dumps(s["params"], sort_keys=True) for s in states], dtype=str),
         "fitted_plain": np.array(
             [
@@ -385,33 +463,46 @@ def pack_models(ids: Sequence[str], states: Sequence[Mapping[str, Any]]) -> dict
 
 def merge_packed(parts: Sequence[Mapping[str, np.ndarray]]) -> dict[str, np.ndarray]:
     """Combine packed fleets (e.g. one per shard) into one, ordered by transformer id."""
-    ids, states = [], []
+    ids, states, versions = [], [], []
     for part in parts:
+        fitted_in = packed_versions(part)
         for tid, model in unpack_models(part).items():
             ids.append(tid)
             states.append(model_state(model))
+            versions.append(fitted_in[tid])
     if len(set(ids)) != len(ids):
         repeated = sorted({t for t in ids if ids.count(t) > 1})
         raise ValueError(f"transformer(s) {', '.join(repeated[:10])} appear in more than one part")
     order = sorted(range(len(ids)), key=ids.__getitem__)
-    return pack_models([ids[i] for i in order], [states[i] for i in order])
+    return pack_models([ids[i] for i in order], [states[i] for i in order], [versions[i] for i in order])
 
 
-def unpack_models(arrays: Mapping[str, np.ndarray]) -> dict[str, SeasonalTrendForecaster]:
-    """Rebuild each transformer's fitted :class:`SeasonalTrendForecaster` from :func:`pack_models` arrays."""
+def packed_versions(arrays: Mapping[str, np.ndarray], this_version: str = THIS_RUN) -> dict[str, str]:
+    """Each transformer's fleet model version, ``THIS_RUN`` entries read as ``this_version``
+    (an artifact made before versions were recorded: every fit is the artifact's own)."""
+    ids = [str(t) for t in arrays["transformer_id"]]
+    stored = arrays["model_version"] if "model_version" in arrays else np.full(len(ids), THIS_RUN)
+    return {tid: (str(v) or this_version) for tid, v in zip(ids, stored, strict=True)}
+
+
+def unpack_models(arrays: Mapping[str, np.ndarray], only: set[str] | None = None) -> dict[str, SeasonalTrendForecaster]:
+    """Rebuild each transformer's fitted :class:`SeasonalTrendForecaster` from :func:`pack_models` arrays
+    (with ``only``, just those transformers: a shard needs its own champions, not the fleet's)."""
     names = [key.removeprefix("array__") for key in arrays if key.startswith("array__")]
-    offsets = {name: 0 for name in names}
+    shapes = {name: arrays[f"shape__{name}"] for name in names}
+    sizes = {name: np.prod(np.where(shape < 0, 1, shape), axis=1) for name, shape in shapes.items()}
+    offsets = {name: np.concatenate([[0], np.cumsum(sizes[name])]) for name in names}
     models = {}
     for i, tid in enumerate(arrays["transformer_id"]):
+        if only is not None and str(tid) not in only:
+            continue
         model = SeasonalTrendForecaster(**json.loads(str(arrays["estimator_params"][i])))
         for name, value in json.loads(str(arrays["fitted_plain"][i])).items():
             setattr(model, name, value)
         for name in names:
-            shape = tuple(int(d) for d in arrays[f"shape__{name}"][i] if d >= 0)
-            size = int(np.prod(shape)) if shape else 1
-            flat = arrays[f"array__{name}"]
-            setattr(model, name, flat[offsets[name] : offsets[name] + size].reshape(shape).copy())
-            offsets[name] += size
+            shape = tuple(int(d) for d in shapes[name][i] if d >= 0)
+            start = int(offsets[name][i])
+            setattr(model, name, arrays[f"array__{name}"][start : start + int(sizes[name][i])].reshape(shape).copy())
         models[str(tid)] = model
     return models
 

@@ -78,6 +78,7 @@ def _fail(message: str, code: int) -> None:
 
 def _run(action, *args, **kwargs):  # type: ignore[no-untyped-def]
     """Turn the errors we expect into one clear line and an exit code; let real bugs show a traceback."""
+    from ml.steps.fleet_registry import ChampionMovedError
     from ml.steps.model_io import ModelFormatError
     from ml.steps.model_store import LineageError
     from ml.steps.predict import NoChampionError
@@ -88,7 +89,7 @@ def _run(action, *args, **kwargs):  # type: ignore[no-untyped-def]
         return action(*args, **kwargs)
     except (DataValidationError, TransformerIdError, LineageError) as exc:
         _fail(str(exc), EXIT_BAD_INPUT)
-    except (FileNotFoundError, NoChampionError, ModelFormatError) as exc:  # a tampered model: refused, not run
+    except (FileNotFoundError, NoChampionError, ModelFormatError, ChampionMovedError) as exc:  # refused, not run
         _fail(str(exc), EXIT_ERROR)
 
 
@@ -250,10 +251,13 @@ def fleet_cmd(
         float | None, typer.Option("--default-limit-kw", help="Limit for ids not in --limits; 0 or absent: none.")
     ] = None,
     draws: Annotated[int, typer.Option("--draws", min=10, help="Simulation draws per transformer.")] = 100,
+    fleet: Annotated[
+        str | None, typer.Option("--fleet", help="The fleet's name in the registry (default: the data's name).")
+    ] = None,
     tracking_uri: TrackingUri = None,
     pipeline_run_id: PipelineRun = None,
 ) -> None:
-    """Forecast every transformer with its own limit, in parallel; rank the fleet by overload risk."""
+    """Forecast every transformer with its own limit, in parallel, each through the gate; rank the fleet."""
     from ml.steps.fleet import run_fleet
 
     _check_options(horizon_years=horizon_years)
@@ -261,11 +265,21 @@ def fleet_cmd(
     default = default_limit_kw if default_limit_kw and default_limit_kw > 0 else None
     shard = {"shard_index": shard_index, "shard_count": shard_count, "pipeline_run_id": pipeline_run_id}
     summary = _run(
-        run_fleet, data, limits, out, horizon_years, jobs or None, default_limit_kw=default, draws=draws, **shard
+        run_fleet,
+        data,
+        limits,
+        out,
+        horizon_years,
+        jobs or None,
+        default_limit_kw=default,
+        draws=draws,
+        fleet=fleet or None,
+        **shard,
     )
     typer.echo(
-        f"{summary['forecast']} of {summary['transformers']} transformers forecast, {summary['failed']} failed"
-        f" (see fleet_errors.csv), {summary['overloading_within_horizon']} overload within the horizon;"
+        f"{summary['forecast']} of {summary['transformers']} transformers forecast ({summary['promoted']} by this run's"
+        f" fit, {summary['kept']} by their champion), {summary['failed']} failed ({summary['refused']} refused by the"
+        f" gate; see fleet_errors.csv), {summary['overloading_within_horizon']} overload within the horizon;"
         f" outputs in {summary['out']}"
     )
 
@@ -282,9 +296,14 @@ def fleet_merge_cmd(
 
     _configure(tracking_uri)
     summary = _run(merge_fleet, parts, out, pipeline_run_id)
+    registered = (
+        f"registered as version {summary['model_version']} of {summary['model_name']}"
+        if "model_version" in summary
+        else "nothing to register"
+    )
     typer.echo(
         f"merged {summary['merged_shards']} shard(s): {summary['forecast']} transformers ranked, "
-        f"{summary['failed']} failed; outputs in {summary['out']}"
+        f"{summary['failed']} failed; {registered}; outputs in {summary['out']}"
     )
 
 

@@ -10,6 +10,14 @@ Outputs (and MLflow artifacts of the one run): ``fleet_report.csv`` (riskiest fi
 the single model artifact ``model/fleet_model.npz`` holding every transformer's fitted state
 (:func:`ml.fleet.unpack_models` rebuilds the estimators; no pickle involved).
 
+Every transformer goes through the single run's gate (:mod:`ml.gate`) against its own champion,
+found in the fleet's registered model (:mod:`ml.steps.fleet_registry`): the report says per
+transformer which model version answered and why (``promoted``: this run's fit; ``kept``: the
+champion's, named by version; refused ones, with no champion to answer, are in ``fleet_errors.csv``).
+The merge registers one new version holding every transformer's answering fit (and the champions of
+transformers this run did not forecast) and makes it the fleet's champion, if no other run did so
+meanwhile.
+
 Exit rule: the step fails (exit 2) only when *every* transformer failed; otherwise it succeeds and
 the failures are in ``fleet_errors.csv``, in the summary line and in the ``failed`` metric.
 """
@@ -29,21 +37,26 @@ from ml.fleet import (
     ERROR_COLUMNS,
     FLEET_DRAWS,
     ID,
+    KEPT,
+    PROMOTED,
     REPORT_COLUMNS,
     FleetResult,
     check_shard,
     fleet_risk_figure,
     forecast_fleet,
     merge_packed,
+    model_state,
     pack_models,
     parse_limits,
     rank_fleet,
     resolve_limits,
 )
+from ml.gate import Gate
 from ml.steps import cluster, fleet_input
 from ml.steps.csv_safe import neutralized
 from ml.steps.data_io import read_raw, sha256
 from ml.steps.fleet_input import read_table
+from ml.steps.fleet_registry import fleet_model_name, load_champions, register_fleet_version
 from ml.steps.progress import reporter
 from ml.steps.tracking import step_run
 from ml.validation import DataValidationError
@@ -93,6 +106,11 @@ def load_limits(path: Path) -> dict[str, float]:
     return parse_limits(read_raw(path), str(path))
 
 
+def fleet_name_for(data: Path, explicit: str | None = None) -> str:
+    """``--fleet``, else the data's name (a folder's name, a file's stem): two fleets never share champions."""
+    return explicit or (data.stem if data.is_file() else data.name)
+
+
 def run_fleet(
     data: Path,
     limits: Path,
@@ -104,8 +122,10 @@ def run_fleet(
     default_limit_kw: float | None = None,
     draws: int = FLEET_DRAWS,
     pipeline_run_id: str | None = None,
+    fleet: str | None = None,
+    gate: Gate | None = None,
 ) -> dict[str, object]:
-    """Forecast this shard of the fleet, write the outputs, log one MLflow run; returns the manifest."""
+    """Forecast this shard of the fleet through the gate, write the outputs, log one MLflow run; the manifest."""
     place = cluster.resolve(str(shard_index), shard_count, data)
     shard_index = place.index
     try:
@@ -116,10 +136,20 @@ def run_fleet(
     items, files = found.items, [str(f) for f in found.files]
     limit_of = resolve_limits([tid for tid, _ in items], load_limits(limits), default_limit_kw, str(limits))
     digest = fingerprint(files)
+    fleet = fleet_name_for(data, fleet)
     print(f"shard {shard_index + 1} of {shard_count} ({place.source}): {len(items)} transformers", flush=True)
     with step_run("fleet", pipeline_run_id, finishes_pipeline=pipeline_run_id is not None and shard_count == 1):
+        judged, champions = load_champions(fleet, {tid for tid, _ in items})
         result = forecast_fleet(
-            items, limit_of, found.load, horizon_years, draws=draws, n_jobs=jobs, progress=reporter(len(items))
+            items,
+            limit_of,
+            found.load,
+            horizon_years,
+            draws=draws,
+            n_jobs=jobs,
+            progress=reporter(len(items)),
+            gate=gate,
+            champions=champions,
         )
         target = shard_dir(out, shard_index, shard_count)
         manifest = {
@@ -132,11 +162,19 @@ def run_fleet(
             "horizon_years": horizon_years,
             "simulation_draws": draws,
             "data_sha256": digest,
+            "fleet": fleet,
+            "model_name": fleet_model_name(fleet),
+            "judged_against": judged.version if judged else None,
+            **decision_counts(result),
         }
         if place.take_all:  # this instance saw only its files: the merge rebuilds the folder's fingerprint
             manifest["data_files"] = [[Path(f).name, sha256(Path(f))] for f in files]
         report = result.report()
-        packed = pack_models([f.row[ID] for f in result.forecasts], [f.params for f in result.forecasts])  # type: ignore[misc]
+        packed = pack_models(
+            [str(f.row[ID]) for f in result.forecasts],
+            [f.params for f in result.forecasts],
+            [f.version for f in result.forecasts],
+        )
         write_outputs(target, report, result.errors(), packed, manifest)
         mlflow.log_params(
             {
@@ -149,11 +187,22 @@ def run_fleet(
                 "shard_index": shard_index,
                 "shard_count": shard_count,
                 "default_limit_kw": default_limit_kw,
+                "fleet": fleet,
             }
         )
         log_outputs(target, manifest, limits)
         _refuse_if_all_failed(result, data)
     return manifest | {"out": str(target)}
+
+
+def decision_counts(result: FleetResult) -> dict[str, int]:
+    """How many transformers this run's fit answers for, how many a kept champion, how many nothing."""
+    decisions = [f.row["decision"] for f in result.forecasts]
+    return {
+        "promoted": decisions.count(PROMOTED),
+        "kept": decisions.count(KEPT),
+        "refused": sum(f.refused for f in result.failures),
+    }
 
 
 def _refuse_if_all_failed(result: FleetResult, data: Path) -> None:
@@ -225,7 +274,13 @@ def merge_fleet(parts: list[Path], out: Path, pipeline_run_id: str | None = None
         manifests = [m | {"data_sha256": data_sha256} for m in manifests]
     if len({(m["horizon_years"], m["simulation_draws"], m["data_sha256"]) for m in manifests}) != 1:
         raise DataValidationError("shards were run on different data, horizons or draws; they cannot be merged")
-    reports = [pd.read_csv(p / REPORT, dtype={ID: str}) for p in folders]
+    if len({(m["fleet"], m["judged_against"]) for m in manifests}) != 1:
+        raise DataValidationError(
+            "shards were judged for different fleets or against different champion versions "
+            f"({sorted({(m['fleet'], str(m['judged_against'])) for m in manifests})}); they cannot be merged"
+        )
+    fleet, judged_against = manifests[0]["fleet"], manifests[0]["judged_against"]
+    reports = [pd.read_csv(p / REPORT, dtype={ID: str, "model_version": str}) for p in folders]
     report = (
         rank_fleet(pd.concat([r for r in reports if not r.empty], ignore_index=True))
         if any(not r.empty for r in reports)
@@ -233,7 +288,7 @@ def merge_fleet(parts: list[Path], out: Path, pipeline_run_id: str | None = None
     )
     errors = pd.concat([pd.read_csv(p / ERRORS, dtype={ID: str}) for p in folders], ignore_index=True)
     errors = errors.reindex(columns=ERROR_COLUMNS).sort_values(ID, ignore_index=True)
-    packed = merge_packed([dict(np.load(p / MODEL, allow_pickle=False)) for p in folders])
+    shard_models = [dict(np.load(p / MODEL, allow_pickle=False)) for p in folders]
     manifest = {
         "transformers": sum(m["transformers"] for m in manifests),
         "forecast": len(report),
@@ -245,9 +300,34 @@ def merge_fleet(parts: list[Path], out: Path, pipeline_run_id: str | None = None
         "horizon_years": manifests[0]["horizon_years"],
         "simulation_draws": manifests[0]["simulation_draws"],
         "data_sha256": manifests[0]["data_sha256"],
+        "fleet": fleet,
+        "model_name": manifests[0]["model_name"],
+        "judged_against": judged_against,
+        **{key: sum(m[key] for m in manifests) for key in ("promoted", "kept", "refused")},
     }
     with step_run("fleet-merge", pipeline_run_id, finishes_pipeline=pipeline_run_id is not None):
+        answered = {str(t) for part in shard_models for t in part["transformer_id"]}
+        _, previous = load_champions(fleet, None)
+        carried = {tid: member for tid, member in previous.items() if tid not in answered}
+        packed = merge_packed(
+            [
+                *shard_models,
+                pack_models(
+                    list(carried),
+                    [model_state(m.model) for m in carried.values()],
+                    [m.version for m in carried.values()],
+                ),
+            ]
+        )
+        manifest["carried_over"] = len(carried)
         write_outputs(out, report, errors, packed, manifest)
-        mlflow.log_params({"parts": ", ".join(map(str, folders))[:6000], "shards": len(folders)})
+        if len(packed["transformer_id"]):
+            registered = register_fleet_version(
+                out / MODEL, fleet, judged_against, {f"fleet.{k}": str(manifest[k]) for k in ("promoted", "kept")}
+            )
+            manifest["model_version"] = registered.version
+            report["model_version"] = report["model_version"].fillna(registered.version).replace("", registered.version)
+            write_outputs(out, report, errors, packed, manifest)
+        mlflow.log_params({"parts": ", ".join(map(str, folders))[:6000], "shards": len(folders), "fleet": fleet})
         log_outputs(out, manifest)
     return manifest | {"out": str(out)}

@@ -122,6 +122,24 @@ def load_estimator(directory: Path, expected_sha256: str | None = None) -> Seaso
     return model
 
 
+def check_rebuilt(where: str, model: SeasonalTrendForecaster) -> None:
+    """The checks :func:`load_estimator` makes, for a fit rebuilt from another container (a fleet's
+    artifact): parameters within bounds, plain finite values, numeric finite arrays, a fitted model."""
+    origin = Path(where)
+    _build(origin, model.get_params())
+    for name, value in vars(model).items():
+        if isinstance(value, np.ndarray):
+            if not np.issubdtype(value.dtype, np.number) or not np.isfinite(value).all():
+                raise ModelFormatError(f"{where}: fitted array {name} holds non-finite or non-numeric values")
+        else:
+            _check_value(origin, name, value)
+    coef, sigma = getattr(model, "coef_", None), getattr(model, "sigma_", None)
+    if not isinstance(coef, np.ndarray) or coef.ndim != 1 or not coef.any():
+        raise ModelFormatError(f"{where}: coefficients missing or all zero; this is not a fitted model")
+    if not isinstance(sigma, int | float) or not sigma > 0:
+        raise ModelFormatError(f"{where}: residual spread sigma_={sigma!r} must be a positive number")
+
+
 def _build(directory: Path, params: object) -> SeasonalTrendForecaster:
     """The estimator from its stored parameters, each a plain value within its bounds."""
     if not isinstance(params, dict):

@@ -1,15 +1,4 @@
-"""Promote: make a challenger its transformer's champion only if it passes the gate.
-
-The gate is scale-free, so it holds for a 10 kW pole transformer and a 2 MW substation alike:
-
-1. the challenger's test RMSE beats the seasonal-naive forecast (the same hour one week earlier)
-   on the same test window by ``margin`` (5%);
-2. so do the registered weights themselves, scored as they are: a model fitted to shuffled data
-   or to another transformer's data cannot pass, whatever its settings;
-3. it is no worse than the current champion's test RMSE within ``tolerance`` (2%), both scored
-   now by the same protocol (fit on the training window of *this* data, score on its test
-   window; the champion's stored weights saw this window, so scoring them directly would flatter it);
-4. optionally, its test RMSE is at most ``threshold_kw`` (an absolute cap; the seed used 3.0 kW).
+"""Promote: make a challenger its transformer's champion only if it passes the gate (:mod:`ml.gate`).
 
 Promotions of one transformer are serialized by a per-transformer lock, and the champion is
 re-read just before it is replaced: if another run promoted meanwhile, the challenger is judged
@@ -26,39 +15,15 @@ import mlflow
 import pandas as pd
 from mlflow.tracking import MlflowClient
 
-from ml.evaluate import chronological_split, holdout_scores, score, seasonal_naive_rmse
-from ml.model import SeasonalTrendForecaster
+from ml.evaluate import holdout_scores
+from ml.gate import DEFAULT_MARGIN, DEFAULT_TOLERANCE, Gate, Scores, challenger_scores, judge
 from ml.steps.data_io import load_series, sha256
 from ml.steps.model_store import Champion, LineageError, champion, check_lineage, load_version, mark_promoted
 from ml.steps.registry import DECISION_TAG, PROMOTED, REJECTED, promotion_lock, transformer_id_for
 from ml.steps.tracking import lock_dir, record_data, step_run
 from ml.steps.train import Candidate
 
-DEFAULT_MARGIN = 0.05
-DEFAULT_TOLERANCE = 0.02
 RECHECKS = 3
-
-
-@dataclass(frozen=True)
-class Gate:
-    margin: float = DEFAULT_MARGIN
-    """How much better than the seasonal-naive forecast a model must be (0.05: 5% lower RMSE)."""
-    tolerance: float = DEFAULT_TOLERANCE
-    """How much worse than the champion a challenger may be (0.02: 2% higher RMSE)."""
-    threshold_kw: float | None = None
-    """Optional absolute cap on the test RMSE in kW."""
-
-
-@dataclass(frozen=True)
-class Scores:
-    """The challenger's numbers on this data's test window, all in kW."""
-
-    rmse: float
-    """Refitted on the training window, scored on the test window (the protocol)."""
-    registered_rmse: float
-    """The registered weights as they are, on the test window."""
-    naive_rmse: float
-    """The seasonal-naive forecast (same hour one week earlier) on the test window."""
 
 
 @dataclass(frozen=True)
@@ -91,33 +56,6 @@ class Decision:
         return cls(**json.loads(path.read_text())) if path.is_file() else None
 
 
-def judge(scores: Scores, champion_rmse: float | None, gate: Gate) -> tuple[bool, str]:
-    """The gate itself, free of MLflow so it can be read and tested on its own."""
-    rmse, naive = scores.rmse, scores.naive_rmse
-    bar = naive * (1 - gate.margin)
-    if gate.threshold_kw is not None and rmse > gate.threshold_kw:
-        return False, f"test RMSE {rmse:.3f} kW is above the cap {gate.threshold_kw:.3f} kW"
-    if rmse > bar:
-        return False, (
-            f"test RMSE {rmse:.3f} kW does not beat the seasonal-naive forecast's {naive:.3f} kW by "
-            f"{gate.margin:.0%} (at most {bar:.3f} kW)"
-        )
-    if scores.registered_rmse > bar:
-        return False, (
-            f"the registered weights score {scores.registered_rmse:.3f} kW on the test window, not {gate.margin:.0%} "
-            f"better than the seasonal-naive {naive:.3f} kW: they were not fitted to this transformer's data"
-        )
-    skill = f"test RMSE {rmse:.3f} kW is {1 - rmse / naive:.0%} below the seasonal-naive {naive:.3f} kW"
-    if champion_rmse is None:
-        return True, f"{skill} and there is no champion yet"
-    if rmse > champion_rmse * (1 + gate.tolerance):
-        return False, (
-            f"test RMSE {rmse:.3f} kW is worse than the champion's {champion_rmse:.3f} kW "
-            f"by more than {gate.tolerance:.0%} on the same test window"
-        )
-    return True, f"{skill} and within {gate.tolerance:.0%} of the champion's {champion_rmse:.3f} kW"
-
-
 def promote(
     data: Path,
     candidate_dir: Path,
@@ -146,14 +84,6 @@ def promote(
         _record(decision)
         decision.write(decision_out)
     return decision
-
-
-def challenger_scores(model: SeasonalTrendForecaster, series: pd.Series) -> Scores:
-    return Scores(
-        rmse=holdout_scores(model, series)["rmse"],
-        registered_rmse=score(model, chronological_split(series).test)["rmse"],
-        naive_rmse=seasonal_naive_rmse(series),
-    )
 
 
 def _decide(name: str, candidate: Candidate, series: pd.Series, scores: Scores, gate: Gate) -> Decision:

@@ -57,6 +57,9 @@ def test_step_logs_one_run_with_one_model_artifact_and_shards_merge_to_the_whole
     for name in ("fleet_report.csv", "fleet_errors.csv"):
         merged = pd.read_csv(tmp_path / "merged" / name)
         unsharded = pd.read_csv(out / name)
+        if name == "fleet_report.csv":  # the merge registered the fleet's first version; the lone shard did not
+            assert set(merged.pop("model_version")) == {1} and unsharded.pop("model_version").isna().all()
+            assert set(merged["decision"]) == {"promoted"}
         if name == "fleet_errors.csv":  # same failure; the message names the file it came from
             merged["error"] = merged["error"].str.replace(r"line \d+", "line N", regex=True).str.split(": ", n=1).str[1]
             unsharded["error"] = (
