@@ -444,6 +444,10 @@ def fleet(
     jobs: Annotated[int | None, typer.Option(min=1, help="Workers per shard (default: its cores).")] = None,
     horizon_years: Annotated[float | None, typer.Option(help="Forecast horizon in years (default 5).")] = None,
     default_limit_kw: Annotated[float | None, typer.Option(help="Limit for ids missing from --limits.")] = None,
+    fleet_name: Annotated[
+        str | None,
+        typer.Option("--fleet", help="The fleet's name in the registry (default: the data's folder or file name)."),
+    ] = None,
     tracking_uri: Annotated[str | None, typer.Option(help="MLflow tracking URI (default: embedded SQLite).")] = None,
     spec: Annotated[Path | None, typer.Option(help="Fleet spec YAML (default: runners/fleet.yaml).")] = None,
     stack_outputs: Annotated[
@@ -458,7 +462,11 @@ def fleet(
         int | None, typer.Option(min=1, help="Dry run: plan for this many transformers (default: count --data).")
     ] = None,
 ) -> None:
-    """Forecast a fleet: the fleet spec's sharded step on N processes or cloud instances, then its merge."""
+    """Forecast a fleet: the fleet spec's sharded step on N processes or cloud instances, then its merge.
+
+    Every transformer goes through the gate against its own champion in the fleet's registered model;
+    the merge registers the fleet's new version."""
+    from ml.steps.fleet_input import fleet_name_for
     from runners.fleet_summary import print_fleet_summary
     from runners.spec import FLEET_SPEC
 
@@ -469,7 +477,12 @@ def fleet(
     request = RunRequest(
         data=data,
         output_dir=output_dir,
-        parameters={"horizon_years": horizon_years, "default_limit_kw": default_limit_kw, "jobs": jobs},
+        parameters={
+            "horizon_years": horizon_years,
+            "default_limit_kw": default_limit_kw,
+            "jobs": jobs,
+            "fleet": fleet_name_for(data, fleet_name),
+        },
         tracking_uri=tracking_uri,
         inputs={"data": data, "limits": limits},
         shards=shards,

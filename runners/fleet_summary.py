@@ -9,7 +9,16 @@ import pandas as pd
 from rich.console import Console
 
 SHOWN = 10
-COLUMNS = ["rank", "transformer_id", "limit_kw", "first_overload_p10", "first_overload_p50", "first_overload_p90"]
+COLUMNS = [
+    "rank",
+    "transformer_id",
+    "limit_kw",
+    "first_overload_p10",
+    "first_overload_p50",
+    "first_overload_p90",
+    "decision",
+    "model_version",
+]
 
 
 def print_fleet_summary(console: Console, output_dir: Path, files: list[Path]) -> None:
@@ -23,6 +32,15 @@ def print_fleet_summary(console: Console, output_dir: Path, files: list[Path]) -
         markup=False,
         soft_wrap=True,
     )
+    if "model_version" in manifest:
+        console.print(
+            f"fleet {manifest['fleet']}: version {manifest['model_version']} of {manifest['model_name']} is the "
+            f"champion; {manifest['promoted']:,} answered by this run's fit, {manifest['kept']:,} by the champion the "
+            f"gate kept (their version in the report), {manifest['refused']:,} refused with no champion",
+            markup=False,
+            soft_wrap=True,
+        )
     if not report.empty:
-        console.print(report[COLUMNS].head(SHOWN).to_string(index=False), markup=False, soft_wrap=True)
+        shown = report[[c for c in COLUMNS if c in report.columns]].head(SHOWN)
+        console.print(shown.to_string(index=False), markup=False, soft_wrap=True)
     console.print(f"outputs in {output_dir}: {', '.join(f.name for f in files)}", markup=False, soft_wrap=True)

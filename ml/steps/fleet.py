@@ -55,7 +55,7 @@ from ml.gate import Gate
 from ml.steps import cluster, fleet_input
 from ml.steps.csv_safe import neutralized
 from ml.steps.data_io import read_raw, sha256
-from ml.steps.fleet_input import read_table
+from ml.steps.fleet_input import fleet_name_for, read_table
 from ml.steps.fleet_registry import fleet_model_name, load_champions, register_fleet_version
 from ml.steps.progress import reporter
 from ml.steps.tracking import step_run
@@ -104,11 +104,6 @@ def combine_digests(named: list[tuple[str, str]]) -> str:
 
 def load_limits(path: Path) -> dict[str, float]:
     return parse_limits(read_raw(path), str(path))
-
-
-def fleet_name_for(data: Path, explicit: str | None = None) -> str:
-    """``--fleet``, else the data's name (a folder's name, a file's stem): two fleets never share champions."""
-    return explicit or (data.stem if data.is_file() else data.name)
 
 
 def run_fleet(

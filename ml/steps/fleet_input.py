@@ -33,6 +33,11 @@ READ_CHUNK_ROWS = 1_000_000
 LONG_COLUMNS = (ID, "timestamp", "kw")
 
 
+def fleet_name_for(data: Path, explicit: str | None = None) -> str:
+    """``--fleet``, else the data's name (a folder's name, a file's stem), so two fleets never share champions."""
+    return explicit or (data.stem if data.is_file() else data.name)
+
+
 @dataclass(frozen=True)
 class FleetInput:
     """This shard's transformers and how to read each one."""

@@ -153,7 +153,7 @@ def _step(
     if kind == "training":
         channels = {name: f"{TRAINING_CHANNELS}/{name}" for name in step.inputs}
         inputs = _input_paths(spec, step, channels)
-        command = _command(step, inputs, {name: TRAINING_MODEL for name in step.outputs})
+        command = _command(spec, step, inputs, {name: TRAINING_MODEL for name in step.outputs})
         output_config: dict[str, Any] = {"S3OutputPath": _join("/", root, EXECUTION_ID, step.name)}
         # Uncompressed, so the next step reads the model folder itself instead of model.tar.gz.
         output_config["CompressionType"] = "NONE"
@@ -188,7 +188,7 @@ def _step(
         return {"Name": step.name, "Type": "Training", "Description": step.display_name, "Arguments": arguments}
     folders = {name: f"{PROCESSING_INPUTS}/{name}" for name in step.inputs}
     outputs = {name: f"{PROCESSING_OUTPUTS}/{name}" for name in step.outputs}
-    command = _command(step, _input_paths(spec, step, folders), outputs)
+    command = _command(spec, step, _input_paths(spec, step, folders), outputs)
     split = split_inputs(spec, step)
     if "rejected" in step.exit_codes.values():
         command += ["--rejected-exit-code", "0"]  # SageMaker fails a job on any other code; see decision.json
@@ -256,8 +256,10 @@ def _input_paths(spec: PipelineSpec, step: Step, folders: dict[str, str]) -> dic
     }
 
 
-def _command(step: Step, inputs: dict[str, str], outputs: dict[str, str]) -> list[Any]:
-    """The spec command with container paths in, and each parameter as a run-time pipeline expression."""
+def _command(spec: PipelineSpec, step: Step, inputs: dict[str, str], outputs: dict[str, str]) -> list[Any]:
+    """The spec command with container paths in, and each parameter as a run-time pipeline expression:
+    a string parameter that is a whole argument as itself, anything else joined into a string (as the
+    SageMaker SDK writes ``ParameterString`` and ``to_string()``)."""
     tables = {"inputs": inputs, "outputs": outputs}
     rendered: list[Any] = []
     for arg in step.command:
@@ -272,10 +274,14 @@ def _command(step: Step, inputs: dict[str, str], outputs: dict[str, str]) -> lis
                 parts.append(tables[kind][name])
             position = match.end()
         parts.append(arg[position:])
+        values = [part for part in parts if part != ""]
+        whole = PLACEHOLDER.fullmatch(arg)
         if all(isinstance(part, str) for part in parts):
             rendered.append("".join(parts))
+        elif whole and whole.group(1) == "parameters" and spec.parameters[whole.group(2)].type == "string":
+            rendered.append(values[0])
         else:
-            rendered.append(_join("", *[part for part in parts if part != ""]))
+            rendered.append(_join("", *values))
     return rendered
 
 

@@ -41,6 +41,7 @@ data, limits = ParameterString("data"), ParameterString("limits")
 horizon = ParameterFloat("horizon_years", default_value=5.0)
 default_limit = ParameterFloat("default_limit_kw", default_value=0)
 jobs = ParameterInteger("jobs", default_value=0)
+fleet_name = ParameterString("fleet", default_value="fleet")
 distribution = ParameterString("data_distribution", default_value="ShardedByS3Key")
 environment = {
     "MLFLOW_TRACKING_URI": TRACKING,
@@ -88,6 +89,7 @@ fleet = ProcessingStep(
             *("-m", "ml.steps", "fleet", "--data", f"{IN}/data", "--limits", f"{IN}/limits/limits.csv"),
             *("--out", f"{OUT}/parts", "--horizon-years", horizon.to_string()),
             *("--default-limit-kw", default_limit.to_string(), "--jobs", jobs.to_string()),
+            *("--fleet", fleet_name),
             *("--shard-index", "auto", "--shard-count", "4"),
         ],
     ),
@@ -109,7 +111,7 @@ merge = ProcessingStep(
 )
 pipeline = Pipeline(
     name="gridcast-test-transformer-fleet",
-    parameters=[data, limits, horizon, default_limit, jobs, distribution],
+    parameters=[data, limits, horizon, default_limit, jobs, fleet_name, distribution],
     steps=[fleet, merge],
     sagemaker_session=session,
 )
