@@ -47,6 +47,15 @@ def test_runner_fleet_ranks_the_whole_fleet_from_two_shards(
     assert report.iloc[-1]["transformer_id"] == "FLAT"
     errors = pd.read_csv(tmp_path / "out" / "fleet_errors.csv")
     assert list(errors["transformer_id"]) == ["BAD"]  # reported, and the rest of the fleet still ran
+    assert set(report["decision"]) == {"promoted"} and set(report["model_version"]) == {1}
+    assert "fleet folder: version 1 of gridcast-fleet-folder--" in result.stdout
+
+    again = run_runner(*result.args[1:-1], "out2")  # the same fleet again: judged against version 1
+    assert again.returncode == 0, again.stderr + again.stdout
+    assert "fleet folder: version 2 of gridcast-fleet-folder--" in again.stdout
+    second = pd.read_csv(tmp_path / "out2" / "fleet_report.csv")
+    assert set(second["model_version"]) == {2}
+    assert second["decision_reason"].str.contains("within 2% of the champion").all()
 
 
 def test_runner_fleet_refuses_a_missing_limits_file(fleet_files: dict[str, Path], run_runner: Run) -> None:
