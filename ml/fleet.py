@@ -55,6 +55,7 @@ REPORT_COLUMNS = [
     "growth_kw_per_year",
     "growth_pct_per_year",
     "trend",
+    "trend_weight",
     "level_shifts",
     "data_repairs",
     "history_start",
@@ -224,6 +225,7 @@ def forecast_one(
         "growth_kw_per_year": round(model.growth_kw_per_year_, 4),
         "growth_pct_per_year": round(model.growth_pct_per_year_, 3),
         "trend": model.trend_,
+        "trend_weight": round(_chosen_weight(model), 3),
         "level_shifts": json.dumps(model.level_shifts_),
         "data_repairs": "; ".join(repairs),
         "history_start": quality.start,
@@ -231,6 +233,11 @@ def forecast_one(
         "horizon_end": horizon[-1].isoformat(),
     }
     return TransformerForecast(row, model_state(model))
+
+
+def _chosen_weight(model: SeasonalTrendForecaster) -> float:
+    """The chosen growth form's BIC weight (1 when the form was fixed): below 1, the P10-P90 mixes both."""
+    return float(model.trend_weights_[model.trend_])
 
 
 def _guarded(
@@ -332,7 +339,7 @@ def rank_fleet(report: pd.DataFrame) -> pd.DataFrame:
     )
     ranked = frame.loc[order.index].reset_index(drop=True)
     ranked.insert(0, "rank", np.arange(1, len(ranked) + 1))
-    return ranked[REPORT_COLUMNS]
+    return ranked.reindex(columns=REPORT_COLUMNS)  # a shard written before a column was added merges too
 
 
 # -- one artifact for the whole fleet ---------------------------------------------------------
@@ -412,6 +419,10 @@ def unpack_models(arrays: Mapping[str, np.ndarray]) -> dict[str, SeasonalTrendFo
             flat = arrays[f"array__{name}"]
             setattr(model, name, flat[offsets[name] : offsets[name] + size].reshape(shape).copy())
             offsets[name] += size
+        try:  # a fleet packed before forms were mixed has no weights; one that has them must be sane
+            model.check_trend_weights()
+        except ValueError as exc:
+            raise ValueError(f"transformer {tid}: {exc}") from None
         models[str(tid)] = model
     return models
 
