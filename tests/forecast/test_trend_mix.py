@@ -90,6 +90,18 @@ def test_a_decisive_fit_simulates_exactly_as_before() -> None:
     np.testing.assert_array_equal(new.overload_hours, old.overload_hours)
 
 
+def test_a_profile_model_mixes_its_forms_on_the_same_design() -> None:
+    """Profile growth is added kW or a scaled profile: close when the profile is nearly flat."""
+    series = history(LoadTruth(compound_pct_per_year=4.0, daily_kw=2, yearly_kw=2, noise_rho=0.8), seed=0)
+    model = SeasonalTrendForecaster(structure="profile").fit(series.index, series.to_numpy())
+    assert model.runner_up_coef_cov_.shape == (len(model.coef_),) * 2 and model.runner_up_share() > 0.1
+    future = _future(series)
+    mixed = simulate_overload(model, future, 70.0, dtype=np.float32)
+    alone = simulate_overload(_chosen_only(model), future, 70.0, dtype=np.float32)
+    assert _window(mixed)[0] <= _window(mixed)[1]
+    assert not np.array_equal(mixed.first_index, alone.first_index)
+
+
 def test_a_fixed_trend_takes_every_draw() -> None:
     series = history(CLOSE, seed=3)
     model = SeasonalTrendForecaster(trend="linear").fit(series.index, series.to_numpy())
