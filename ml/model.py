@@ -181,7 +181,8 @@ class SeasonalTrendForecaster(RegressorMixin, BaseEstimator):
     the default interval; ``trend`` is "auto", "linear" or "compound" (for the profile: growth
     added in kW, or scaling the whole profile); ``detect_level_shifts`` and ``robust`` (leave
     flat-lines and spikes out) default on. Intervals carry each hour's own noise (by hour, day
-    type and season) and the coefficients' uncertainty, inflated for autocorrelated residuals.
+    type and season) and the coefficients' uncertainty, inflated for autocorrelated residuals; with
+    ``trend="auto"`` the first-overload simulation also carries the doubt between the growth shapes.
     """
 
     def __init__(
@@ -342,7 +343,8 @@ class SeasonalTrendForecaster(RegressorMixin, BaseEstimator):
         return spike_mask(residuals) & usable
 
     def _select_trend(self, clock: Clock, target: np.ndarray) -> None:
-        """Fit both growth shapes, keep the one the rule picks, and keep the other as the runner-up."""
+        """Fit both growth shapes, keep the one the rule picks, and keep the other as the runner-up, with
+        each shape's BIC weight: the first-overload simulation draws both by weight (:mod:`ml.uncertainty`)."""
         design = self._design(clock)
         fits = {kind: design.fit(kind, target) for kind in KINDS}
         residuals = {kind: target - design.mean(kind, p) for kind, p in fits.items()}
