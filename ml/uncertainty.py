@@ -5,7 +5,7 @@ expected load. Its first crossing of the limit is a draw of the first-overload d
 quantity as the point forecast's ``first_overload_at``, so P10/P50/P90 bracket that date rather
 than answer a different question. When linear and compounding growth are close in evidence, the
 draws mix both forms by their BIC weights (``model.trend_weights_``): a fixed, stratified number of
-draws (``round(draws * w)``) come from the runner-up form, its own coefficients and covariance on
+draws (``draws * w`` rounded half up) come from the runner-up form, its own coefficients and covariance on
 the same horizon design, so the P10-P90 still holds the truth when the chosen form is the wrong one.
 A runner-up weight under 1% (:data:`ml.trend.MIN_MIX_WEIGHT`) gives it no draws: the result is
 then exactly the chosen form's. Expected overload hours add the hourly noise (each hour's own
@@ -126,7 +126,7 @@ def _draws_by_form(model: object, draws: int, seed: int | list[int]) -> list[tup
     if draws - n_runner_up:
         groups.append((None, draw_coefficients(model.coef_, model.coef_cov_, draws - n_runner_up, seed)))  # type: ignore[attr-defined]
     if n_runner_up:
-        own_seed = [*seed, 1] if isinstance(seed, list) else [seed, 1]
+        own_seed = [*seed, 1] if isinstance(seed, list | tuple) else [seed, 1]
         runner_up = draw_coefficients(model.runner_up_coef_, model.runner_up_coef_cov_, n_runner_up, own_seed)  # type: ignore[attr-defined]
         groups.append((model.runner_up_trend_, runner_up))  # type: ignore[attr-defined]
     return groups
