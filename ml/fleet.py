@@ -56,6 +56,7 @@ REPORT_COLUMNS = [
     "growth_kw_per_year",
     "growth_pct_per_year",
     "trend",
+    "trend_weight",
     "decision",
     "model_version",
     "decision_reason",
@@ -260,6 +261,7 @@ def forecast_one(
         "growth_kw_per_year": round(model.growth_kw_per_year_, 4),
         "growth_pct_per_year": round(model.growth_pct_per_year_, 3),
         "trend": model.trend_,
+        "trend_weight": round(_chosen_weight(model), 3),
         "decision": decision,
         "model_version": version,
         "decision_reason": reason,
@@ -292,6 +294,11 @@ def gate_one(
     if champion is not None and not promoted:
         reason = f"{reason}; version {champion.version} answers"
     return (PROMOTED if promoted else KEPT), reason, scores
+
+
+def _chosen_weight(model: SeasonalTrendForecaster) -> float:
+    """The chosen growth form's BIC weight (1 when the form was fixed): below 1, the P10-P90 mixes both."""
+    return float(getattr(model, "trend_weights_", {model.trend_: 1.0})[model.trend_])  # a champion fitted before
 
 
 def _guarded(
@@ -405,7 +412,7 @@ def rank_fleet(report: pd.DataFrame) -> pd.DataFrame:
     )
     ranked = frame.loc[order.index].reset_index(drop=True)
     ranked.insert(0, "rank", np.arange(1, len(ranked) + 1))
-    return ranked[REPORT_COLUMNS]
+    return ranked.reindex(columns=REPORT_COLUMNS)  # a shard written before a column was added merges too
 
 
 # -- one artifact for the whole fleet ---------------------------------------------------------
@@ -503,6 +510,10 @@ def unpack_models(arrays: Mapping[str, np.ndarray], only: set[str] | None = None
             shape = tuple(int(d) for d in shapes[name][i] if d >= 0)
             start = int(offsets[name][i])
             setattr(model, name, arrays[f"array__{name}"][start : start + int(sizes[name][i])].reshape(shape).copy())
+        try:  # a fleet packed before forms were mixed has no weights; one that has them must be sane
+            model.check_trend_weights()
+        except ValueError as exc:
+            raise ValueError(f"transformer {tid}: {exc}") from None
         models[str(tid)] = model
     return models
 

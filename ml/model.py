@@ -29,7 +29,16 @@ from ml.calendar import DAY_TYPES, check_holidays, day_types, local_clock, seaso
 from ml.level_shift import detect_level_shifts
 from ml.profile import ProfileDesign
 from ml.spread import lookup, spread_table
-from ml.trend import KINDS, MAX_LOG_GROWTH, choose_trend, effective_bic, trend_jacobian, trend_value
+from ml.trend import (
+    KINDS,
+    MAX_LOG_GROWTH,
+    MIN_MIX_WEIGHT,
+    choose_trend,
+    effective_bic,
+    trend_jacobian,
+    trend_value,
+    trend_weights,
+)
 
 HOURS_PER_YEAR = 8766.0  # 365.25 days, the period of the yearly cycle
 PERIODS_HOURS = {"daily": 24.0, "weekly": 168.0, "yearly": HOURS_PER_YEAR}
@@ -172,7 +181,8 @@ class SeasonalTrendForecaster(RegressorMixin, BaseEstimator):
     the default interval; ``trend`` is "auto", "linear" or "compound" (for the profile: growth
     added in kW, or scaling the whole profile); ``detect_level_shifts`` and ``robust`` (leave
     flat-lines and spikes out) default on. Intervals carry each hour's own noise (by hour, day
-    type and season) and the coefficients' uncertainty, inflated for autocorrelated residuals.
+    type and season) and the coefficients' uncertainty, inflated for autocorrelated residuals; with
+    ``trend="auto"`` the first-overload simulation also carries the doubt between the growth shapes.
     """
 
     def __init__(
@@ -333,7 +343,8 @@ class SeasonalTrendForecaster(RegressorMixin, BaseEstimator):
         return spike_mask(residuals) & usable
 
     def _select_trend(self, clock: Clock, target: np.ndarray) -> None:
-        """Fit both growth shapes, keep the one the rule picks, and keep the other as the runner-up."""
+        """Fit both growth shapes, keep the one the rule picks, and keep the other as the runner-up, with
+        each shape's BIC weight: the first-overload simulation draws both by weight (:mod:`ml.uncertainty`)."""
         design = self._design(clock)
         fits = {kind: design.fit(kind, target) for kind in KINDS}
         residuals = {kind: target - design.mean(kind, p) for kind, p in fits.items()}
@@ -347,6 +358,8 @@ class SeasonalTrendForecaster(RegressorMixin, BaseEstimator):
         self.coef_ = fits[chosen]
         self.runner_up_trend_ = runner_up
         self.runner_up_coef_ = fits[runner_up]
+        # A form fixed by the user gets every draw; otherwise each form its evidence's share.
+        self.trend_weights_ = trend_weights(bic, chosen) if self.trend == "auto" else {chosen: 1.0, runner_up: 0.0}
         self.trend_selection_ = {
             "rule": "effective-sample BIC; compound must beat linear by 2" if self.trend == "auto" else "fixed",
             "chosen": chosen,
@@ -354,16 +367,53 @@ class SeasonalTrendForecaster(RegressorMixin, BaseEstimator):
             "bic_linear": round(bic["linear"], 3),
             "bic_compound": round(bic["compound"], 3),
         }
-        residuals = residuals[chosen]
+        residuals_of, residuals = residuals, residuals[chosen]
         dof = max(len(target) - n_params, 1)
         self.sigma_ = float(np.sqrt(residuals @ residuals / dof))
         self.spread_kw_ = spread_table(residuals, clock.day_type, clock.hour, clock.season) * np.sqrt(len(target) / dof)
         self.profile_mean_kw_ = float(np.mean(design.profile(self.coef_)))
         self.autocorrelation_ = float(np.clip(_lag1_autocorrelation(residuals), 0.0, 0.99))
-        # Autocorrelated residuals carry less information than their count suggests: inflate the
-        # coefficient covariance by the AR(1) variance factor so the trend's uncertainty is honest.
-        inflation = (1 + self.autocorrelation_) / (1 - self.autocorrelation_)
-        self.coef_cov_ = inflation * self.sigma_**2 * _inverse(design.gram(chosen, self.coef_))
+        self.coef_cov_ = _inflated_cov(design, chosen, self.coef_, self.sigma_, self.autocorrelation_)
+        self.runner_up_coef_cov_ = self._runner_up_cov(design, runner_up, residuals_of[runner_up], dof)
+
+    def _runner_up_cov(self, design: Design, kind: str, residuals: np.ndarray, dof: int) -> np.ndarray:
+        """The runner-up's coefficient covariance by the same rule, from its own residuals; empty (0 x 0)
+        when its weight is negligible, so the common decisive case costs and stores nothing more."""
+        if self.trend_weights_[kind] < MIN_MIX_WEIGHT:
+            return np.empty((0, 0))
+        sigma = float(np.sqrt(residuals @ residuals / dof))
+        rho = float(np.clip(_lag1_autocorrelation(residuals), 0.0, 0.99))
+        return _inflated_cov(design, kind, self.runner_up_coef_, sigma, rho)
+
+    def runner_up_share(self) -> float:
+        """Share of simulation draws the runner-up form gets: 0 when negligible, when the form was fixed,
+        or for a model saved before forms were mixed (no weights or no runner-up covariance)."""
+        weights = getattr(self, "trend_weights_", None)
+        cov = getattr(self, "runner_up_coef_cov_", None)
+        if not weights or cov is None or np.size(cov) == 0:
+            return 0.0
+        share = float(weights.get(self.runner_up_trend_, 0.0))
+        return share if share >= MIN_MIX_WEIGHT else 0.0
+
+    def check_trend_weights(self) -> None:
+        """Refuse a stored mix that cannot be simulated: weights of both forms in [0, 1] summing to 1,
+        and a square runner-up covariance of the runner-up's size whenever its weight counts."""
+        weights = getattr(self, "trend_weights_", None)
+        cov = getattr(self, "runner_up_coef_cov_", None)
+        if weights is None:
+            return  # saved before forms were mixed: the chosen form alone, as then
+        if not isinstance(weights, dict) or set(weights) != set(KINDS):
+            raise ValueError(f"trend_weights_ must weigh exactly {KINDS}, got {weights!r}")
+        values = list(weights.values())
+        if not all(isinstance(v, int | float) and not isinstance(v, bool) and 0 <= v <= 1 for v in values):
+            raise ValueError(f"trend_weights_ must lie in [0, 1], got {weights!r}")
+        if abs(sum(values) - 1) > 1e-6:
+            raise ValueError(f"trend_weights_ must sum to 1, got {weights!r}")
+        size = len(np.asarray(self.runner_up_coef_))
+        if cov is not None and np.size(cov) and np.shape(cov) != (size, size):
+            raise ValueError(f"runner_up_coef_cov_ has shape {np.shape(cov)}; expected ({size}, {size})")
+        if weights[self.runner_up_trend_] >= MIN_MIX_WEIGHT and (cov is None or not np.size(cov)):
+            raise ValueError("runner_up_coef_cov_ is missing although the runner-up form has weight")
 
     def predict(self, X: object) -> np.ndarray:
         check_is_fitted(self, "coef_")
@@ -374,14 +424,20 @@ class SeasonalTrendForecaster(RegressorMixin, BaseEstimator):
         check_is_fitted(self, "coef_")
         return self._design(self._clock(X)).mean(self.runner_up_trend_, self.runner_up_coef_)
 
-    def draw_sampler(self, X: object) -> Callable[[np.ndarray], np.ndarray]:
+    def draw_sampler(self, X: object) -> Callable[..., np.ndarray]:
         """A function from coefficient draws (draws x parameters) to expected loads (draws x hours).
 
-        The design over ``X`` is built once, so a simulation in chunks pays for it once.
+        The design over ``X`` is built once, so a simulation in chunks pays for it once; its optional
+        second argument names the growth form (default the chosen one), so the runner-up's draws
+        share the same design.
         """
         check_is_fitted(self, "coef_")
         design = self._design(self._clock(X))
-        return lambda coefficients: design.mean(self.trend_, np.atleast_2d(coefficients))
+
+        def expected(coefficients: np.ndarray, kind: str | None = None) -> np.ndarray:
+            return design.mean(kind or self.trend_, np.atleast_2d(coefficients))
+
+        return expected
 
     def hourly_sigma(self, X: object) -> np.ndarray:
         """Each hour's noise in kW: the spread of its local hour, day type and season.
@@ -469,6 +525,13 @@ def _inverse(gram: np.ndarray) -> np.ndarray:
         return linalg.cho_solve(linalg.cho_factor(gram), np.eye(len(gram)))
     except linalg.LinAlgError:
         return linalg.pinvh(gram)
+
+
+def _inflated_cov(design: Design, kind: str, params: np.ndarray, sigma: float, rho: float) -> np.ndarray:
+    """Coefficient covariance at ``params``. Autocorrelated residuals carry less information than their
+    count suggests: inflate by the AR(1) variance factor so the trend's uncertainty is honest."""
+    inflation = (1 + rho) / (1 - rho)
+    return inflation * sigma**2 * _inverse(design.gram(kind, params))
 
 
 def _lag1_autocorrelation(values: np.ndarray) -> float:

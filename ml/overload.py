@@ -33,7 +33,8 @@ class OverloadReport:
     max_predicted_at: str
     interval_coverage: float
     first_overload_p10: str | None = None
-    """From the simulation (coefficient draws plus residual noise): 10% of futures overload by then."""
+    """From the simulation (coefficient draws plus residual noise): 10% of futures overload by then.
+    When linear and compounding growth are close in evidence, the draws mix both forms by weight."""
     first_overload_p50: str | None = None
     first_overload_p90: str | None = None
     """90% of simulated futures have overloaded by then; None if fewer do within the horizon."""

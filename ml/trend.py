@@ -8,12 +8,16 @@ tenths of a kW; five years out by several kW, which moves the first overload by 
 from __future__ import annotations
 
 import numpy as np
+from scipy import special
 
 KINDS = ("linear", "compound")
 MAX_LOG_GROWTH = 0.7
 """Compound growth searched within about -50%/yr to +100%/yr: anything beyond is not load growth."""
 EVIDENCE_MARGIN = 2.0
 """BIC difference needed to leave the simpler linear default ("positive evidence", Kass & Raftery)."""
+MIN_MIX_WEIGHT = 0.01
+"""Runner-up weight below which the simulation ignores the runner-up form: under one draw in a hundred,
+so the report is exactly the chosen form's and no second covariance is computed or stored."""
 
 
 def trend_value(kind: str, level: np.ndarray, rate: np.ndarray, years: np.ndarray) -> np.ndarray:
@@ -43,3 +47,14 @@ def effective_bic(rss: float, n: int, n_params: int, autocorrelation: float) -> 
 def choose_trend(bic: dict[str, float], margin: float = EVIDENCE_MARGIN) -> str:
     """Linear unless compound growth explains the history better by at least ``margin`` BIC points."""
     return "compound" if bic["compound"] < bic["linear"] - margin else "linear"
+
+
+def trend_weights(bic: dict[str, float], chosen: str) -> dict[str, float]:
+    """BIC (Akaike-style) weights of the two forms, ``{chosen: w, runner-up: 1 - w}``.
+
+    ``w = 1 / (1 + exp(-(bic_runner_up - bic_chosen) / 2))``: the posterior odds of equally likely
+    forms. When the two are close, neither deserves all the draws of the first-overload simulation.
+    """
+    runner_up = next(kind for kind in KINDS if kind != chosen)
+    weight = float(special.expit((bic[runner_up] - bic[chosen]) / 2))
+    return {chosen: weight, runner_up: 1.0 - weight}

@@ -3,7 +3,12 @@
 Each draw takes coefficients from their (autocorrelation-inflated) covariance: one plausible
 expected load. Its first crossing of the limit is a draw of the first-overload date, the same
 quantity as the point forecast's ``first_overload_at``, so P10/P50/P90 bracket that date rather
-than answer a different question. Expected overload hours add the hourly noise (each hour's own
+than answer a different question. When linear and compounding growth are close in evidence, the
+draws mix both forms by their BIC weights (``model.trend_weights_``): a fixed, stratified number of
+draws (``draws * w`` rounded half up) come from the runner-up form, its own coefficients and covariance on
+the same horizon design, so the P10-P90 still holds the truth when the chosen form is the wrong one.
+A runner-up weight under 1% (:data:`ml.trend.MIN_MIX_WEIGHT`) gives it no draws: the result is
+then exactly the chosen form's. Expected overload hours add the hourly noise (each hour's own
 residual spread, by local hour, day type and season), because it is the hours the transformer
 actually sees that count.
 
@@ -79,29 +84,66 @@ def simulate_overload(
     chunk: int = CHUNK,
     dtype: type = np.float64,
     near_sigmas: float = NEAR_SIGMAS,
-    sampler: Callable[[np.ndarray], np.ndarray] | None = None,
+    sampler: Callable[..., np.ndarray] | None = None,
 ) -> OverloadSimulation:
     """Simulate ``draws`` futures of a fitted :class:`~ml.model.SeasonalTrendForecaster` over ``stamps``.
 
     The one simulator of the single-transformer report and the fleet: the fleet passes ``float32``
     paths (half the memory) and the ``sampler`` it already built for its point forecast. Each hour's
     noise is its own (``model.hourly_sigma``: by local hour, day type and season), because overloads
-    happen at the peaks and the peaks are the noisiest hours.
+    happen at the peaks and the peaks are the noisiest hours. The first draws are the chosen growth
+    form's, the last ``round(draws * w_runner_up)`` the runner-up's (see the module docstring); a
+    ``sampler`` must then accept the form as its second argument, as ``draw_sampler``'s does.
     """
-    coefficients = draw_coefficients(model.coef_, model.coef_cov_, draws, seed)  # type: ignore[attr-defined]
     first = np.empty(draws, dtype=np.int64)
     hours_over = np.zeros(draws, dtype=float)
     expected = sampler or model.draw_sampler(stamps)  # type: ignore[attr-defined]
     sigma = np.maximum(model.hourly_sigma(stamps), 1e-9).astype(dtype)  # type: ignore[attr-defined]
-    for lo in range(0, draws, chunk):
-        paths: np.ndarray = expected(coefficients[lo : lo + chunk]).astype(dtype, copy=False)
-        crossing = paths > limit_kw
-        first[lo : lo + len(paths)] = np.where(crossing.any(axis=1), crossing.argmax(axis=1), -1)
-        # Expected hours over the limit once hourly noise is added: the sum of each hour's exceedance
-        # probability. Exact for any noise memory (autocorrelation changes the spread, not the mean).
-        # Hours more than ``near_sigmas`` of their own noise below the limit in every draw add nothing.
-        near = paths.max(axis=0) > limit_kw - near_sigmas * sigma
-        if near.any():
-            exceed = special.ndtr((paths[:, near] - limit_kw) / sigma[near])
-            hours_over[lo : lo + len(paths)] = exceed.sum(axis=1, dtype=np.float64)
+    at = 0
+    for kind, coefficients in _draws_by_form(model, draws, seed):
+        for lo in range(0, len(coefficients), chunk):
+            block = coefficients[lo : lo + chunk]
+            paths: np.ndarray = (expected(block) if kind is None else expected(block, kind)).astype(dtype, copy=False)
+            first[at : at + len(paths)], hours_over[at : at + len(paths)] = _score(paths, limit_kw, sigma, near_sigmas)
+            at += len(paths)
     return OverloadSimulation(pd.DatetimeIndex(stamps), first, hours_over)
+
+
+def runner_up_draws(model: object, draws: int) -> int:
+    """How many of ``draws`` the runner-up growth form gets: its weight's share, rounded half up."""
+    share = model.runner_up_share() if hasattr(model, "runner_up_share") else 0.0
+    return int(np.floor(draws * share + 0.5))
+
+
+def _draws_by_form(model: object, draws: int, seed: int | list[int]) -> list[tuple[str | None, np.ndarray]]:
+    """Coefficient draws per growth form: ``(None, chosen draws)`` then the runner-up's, if it has any.
+
+    The chosen form's draws come from ``seed`` as they always did, the runner-up's from a seed of
+    their own, so a decisive fit (no runner-up draws) reproduces the chosen-form-only numbers exactly.
+    """
+    n_runner_up = runner_up_draws(model, draws)
+    groups: list[tuple[str | None, np.ndarray]] = []
+    if draws - n_runner_up:
+        groups.append((None, draw_coefficients(model.coef_, model.coef_cov_, draws - n_runner_up, seed)))  # type: ignore[attr-defined]
+    if n_runner_up:
+        own_seed = [*seed, 1] if isinstance(seed, list | tuple) else [seed, 1]
+        runner_up = draw_coefficients(model.runner_up_coef_, model.runner_up_coef_cov_, n_runner_up, own_seed)  # type: ignore[attr-defined]
+        groups.append((model.runner_up_trend_, runner_up))  # type: ignore[attr-defined]
+    return groups
+
+
+def _score(paths: np.ndarray, limit_kw: float, sigma: np.ndarray, near_sigmas: float) -> tuple[np.ndarray, np.ndarray]:
+    """Per path: the first hour over the limit (-1 for none) and the expected hours over it.
+
+    Expected hours over the limit once hourly noise is added: the sum of each hour's exceedance
+    probability. Exact for any noise memory (autocorrelation changes the spread, not the mean).
+    Hours more than ``near_sigmas`` of their own noise below the limit in every draw add nothing.
+    """
+    crossing = paths > limit_kw
+    first = np.where(crossing.any(axis=1), crossing.argmax(axis=1), -1)
+    hours_over = np.zeros(len(paths), dtype=float)
+    near = paths.max(axis=0) > limit_kw - near_sigmas * sigma
+    if near.any():
+        exceed = special.ndtr((paths[:, near] - limit_kw) / sigma[near])
+        hours_over = exceed.sum(axis=1, dtype=np.float64)
+    return first, hours_over

@@ -181,6 +181,10 @@ def _check_fitted(directory: Path, model: SeasonalTrendForecaster) -> None:
     if not isinstance(sigma, int | float) or not sigma > 0:
         raise ModelFormatError(f"{directory}: residual spread sigma_={sigma!r} must be a positive number")
     try:
+        model.check_trend_weights()  # optional: models saved before forms were mixed have none
+    except ValueError as exc:
+        raise ModelFormatError(f"{directory}: {exc}") from None
+    try:
         end = pd.Timestamp(model.fitted_until_)
         probe = model.predict_interval(pd.date_range(end, periods=PROBE_HOURS, freq="h"))
     except Exception as exc:  # wrong shapes, missing attributes: the arrays do not fit together

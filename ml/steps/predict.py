@@ -155,11 +155,19 @@ def model_findings(model: SeasonalTrendForecaster, horizon: pd.DatetimeIndex, li
         "timezone": zone,
         "timestamps": "UTC" if zone else "as in the data (no time zone given)",
         "trend": model.trend_,
-        "trend_selection": model.trend_selection_ | {"runner_up_first_overload_at": runner_up_first},
+        "trend_selection": model.trend_selection_
+        | {"runner_up_first_overload_at": runner_up_first, "weights": trend_weights(model)},
         "growth_pct_per_year": round(model.growth_pct_per_year_, 3),
         "level_shifts": model.level_shifts_,
         "sensor_faults": {"spike_hours": model.spike_hours_, "flatline_hours": model.flatline_hours_},
     }
+
+
+def trend_weights(model: SeasonalTrendForecaster) -> dict[str, float]:
+    """Each growth form's BIC weight: the P10-P90 draws mix both forms by it (the chosen form alone
+    when the runner-up's is under 1%, and for a model saved before forms were mixed)."""
+    weights = getattr(model, "trend_weights_", None) or {model.trend_: 1.0, model.runner_up_trend_: 0.0}
+    return {kind: round(float(weight), 4) for kind, weight in weights.items()}
 
 
 def sensor_repairs(model: SeasonalTrendForecaster) -> list[str]:

@@ -84,6 +84,7 @@ def log_model_choices(model: SeasonalTrendForecaster) -> None:
         {
             "trend_bic_linear": float(selection["bic_linear"]),
             "trend_bic_compound": float(selection["bic_compound"]),
+            "trend_weight": float(model.trend_weights_[model.trend_]),  # below 1: the P10-P90 mixes both forms
             "growth_pct_per_year": model.growth_pct_per_year_,
             "level_shift_count": len(model.level_shifts_),
             "sensor_spike_hours": model.spike_hours_,

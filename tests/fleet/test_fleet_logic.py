@@ -126,3 +126,9 @@ def test_ranking_is_idempotent_and_handles_an_empty_fleet(fleet) -> None:  # typ
     report = fleet.report()
     pd.testing.assert_frame_equal(rank_fleet(report.sample(frac=1, random_state=1)), report)
     assert rank_fleet(pd.DataFrame()).empty
+
+
+def test_each_row_carries_the_chosen_growth_form_and_its_weight(fleet) -> None:  # type: ignore[no-untyped-def]
+    report = fleet.report()
+    assert report["trend"].isin(["linear", "compound"]).all()
+    assert report["trend_weight"].between(0.0, 1.0).all()

@@ -41,6 +41,7 @@ def test_report_has_the_distribution_the_trend_the_step_and_the_repairs(report_d
     assert report["expected_overload_hours"] > 0
     assert report["trend"] == "linear" and report["trend_selection"]["runner_up"] == "compound"
     assert report["trend_selection"]["runner_up_first_overload_at"] is not None
+    assert sum(report["trend_selection"]["weights"].values()) == pytest.approx(1.0, abs=1e-3)
     (shift,) = report["level_shifts"]
     assert shift["at"].startswith("2024-05-0") and shift["size_kw"] == pytest.approx(8.0, abs=0.6)
     assert report["growth_kw_per_year"] == pytest.approx(3.0, abs=0.3)
