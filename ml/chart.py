@@ -141,7 +141,7 @@ def typical_days(model: Any, history: pd.Series) -> pd.DataFrame:
     for s, (season, month_day) in enumerate(SEASON_DAYS.items()):
         middle = pd.Timestamp(f"{year + (season == 'winter')}-{month_day}")
         for d, (weekday, name) in enumerate(zip((2, 5, 6), DAY_TYPES, strict=True)):
-            day = middle + pd.Timedelta(days=(weekday - middle.dayofweek) % 7)
+            day = middle + pd.Timedelta(days=(weekday - middle.day_of_week) % 7)
             local = pd.date_range(day, periods=24, freq="h")
             stamps = local if zone is None else local.tz_localize(zone, nonexistent="shift_forward", ambiguous=True)
             stamps = stamps if zone is None else stamps.tz_convert("UTC").tz_localize(None)
