@@ -129,7 +129,9 @@ def test_files_split_by_the_cluster_merge_to_the_unsharded_fingerprint(
             (given / f.name).write_bytes(f.read_bytes())
         config = sagemaker_config(tmp_path / f"cfg{host}", host, 3, str(given), "ShardedByS3Key")
         monkeypatch.setenv(cluster.SAGEMAKER_CONFIG_ENV, str(config))
-        shard = run_fleet(given, fleet_files["limits"], parts, jobs=1, shard_index="auto", shard_count=3)
+        shard = run_fleet(  # each instance's folder has its own name: the fleet's comes from the spec
+            given, fleet_files["limits"], parts, jobs=1, shard_index="auto", shard_count=3, fleet="net"
+        )
         assert shard["transformers"] == len(mine)
     merged = merge_fleet([parts], tmp_path / "merged")
     assert merged["data_sha256"] == whole["data_sha256"]
