@@ -147,7 +147,7 @@ def run_fleet(
             champions=champions,
         )
         target = shard_dir(out, shard_index, shard_count)
-        manifest = {
+        manifest: dict[str, object] = {
             "transformers": len(items),
             "forecast": len(result.forecasts),
             "failed": len(result.failures),
