@@ -31,8 +31,10 @@ import pandas as pd
 from scipy import linalg
 
 from ml.evaluate import forecast_index, holdout_scores
+from ml.findings import chosen_weight, sensor_repairs
 from ml.gate import Gate, Scores, challenger_scores, judge
 from ml.model import SeasonalTrendForecaster
+from ml.overload import simulation_summary
 from ml.uncertainty import SEED, simulate_overload
 from ml.validation import DataPolicy, DataValidationError, validate_load
 
@@ -242,33 +244,27 @@ def forecast_one(
         model, horizon, limit_kw, draws, _seed(transformer_id), CHUNK, np.float32, NEAR_SIGMAS, sampler
     )
     peak = float(point.max())
-    repairs = quality.repairs()
-    if model.flatline_hours_:
-        repairs.append(f"{model.flatline_hours_} flat-lined hours (stuck sensor) left out of the fit")
-    if model.spike_hours_:
-        repairs.append(f"{model.spike_hours_} spike readings left out of the fit")
+    summary = simulation_summary(simulation)
     row: dict[str, object] = {
         ID: transformer_id,
         LIMIT: float(limit_kw),
         "first_overload_at": horizon[int(over.argmax())].isoformat() if over.any() else None,
-        "first_overload_p10": simulation.first_overload_quantile(0.1),
-        "first_overload_p50": simulation.first_overload_quantile(0.5),
-        "first_overload_p90": simulation.first_overload_quantile(0.9),
+        **{key: summary[key] for key in ("first_overload_p10", "first_overload_p50", "first_overload_p90")},
         "p_overload_within_horizon": round(float(np.mean(simulation.first_index >= 0)), 4),
-        "expected_overload_hours": simulation.expected_overload_hours,
+        "expected_overload_hours": summary["expected_overload_hours"],
         "max_predicted_kw": round(peak, 3),
         "max_load_ratio": round(peak / limit_kw, 4),
         "growth_kw_per_year": round(model.growth_kw_per_year_, 4),
         "growth_pct_per_year": round(model.growth_pct_per_year_, 3),
         "trend": model.trend_,
-        "trend_weight": round(_chosen_weight(model), 3),
+        "trend_weight": round(chosen_weight(model), 3),
         "decision": decision,
         "model_version": version,
         "decision_reason": reason,
         "test_rmse_kw": round(scores.rmse, 4),
         "naive_rmse_kw": round(scores.naive_rmse, 4),
         "level_shifts": json.dumps(model.level_shifts_),
-        "data_repairs": "; ".join(repairs),
+        "data_repairs": "; ".join(quality.repairs() + sensor_repairs(model)),
         "history_start": quality.start,
         "history_end": quality.end,
         "horizon_end": horizon[-1].isoformat(),
@@ -294,11 +290,6 @@ def gate_one(
     if champion is not None and not promoted:
         reason = f"{reason}; version {champion.version} answers"
     return (PROMOTED if promoted else KEPT), reason, scores
-
-
-def _chosen_weight(model: SeasonalTrendForecaster) -> float:
-    """The chosen growth form's BIC weight (1 when the form was fixed): below 1, the P10-P90 mixes both."""
-    return float(getattr(model, "trend_weights_", {model.trend_: 1.0})[model.trend_])  # a champion fitted before
 
 
 def _guarded(

@@ -79,11 +79,12 @@ def analyse_overload(
         max_predicted_kw=round(float(forecast["predicted_kw"].iloc[peak]), 3),
         max_predicted_at=stamps[peak].isoformat(),
         interval_coverage=coverage,
-        **(_distribution(simulation) if simulation is not None else {}),
+        **(simulation_summary(simulation) if simulation is not None else {}),
     )
 
 
-def _distribution(simulation: OverloadSimulation) -> dict[str, Any]:
+def simulation_summary(simulation: OverloadSimulation) -> dict[str, Any]:
+    """The first-overload distribution as both reports state it (the single run's and each fleet row)."""
     return {
         "first_overload_p10": simulation.first_overload_quantile(0.1),
         "first_overload_p50": simulation.first_overload_quantile(0.5),
