@@ -134,6 +134,7 @@ def result_files() -> dict[str, bytes]:
         "predictions.csv": b"timestamp,predicted_kw,lower_kw,upper_kw\n2024-12-31 00:00,76.590,74.015,79.165\n",
         "overload_report.json": json.dumps(OVERLOAD_REPORT).encode(),
         "forecast.png": b"\x89PNG\r\n\x1a\n" + b"\x00" * 32,
+        "typical_day.png": b"\x89PNG\r\n\x1a\n" + b"\x01" * 32,
     }
 
 
