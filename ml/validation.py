@@ -161,8 +161,14 @@ def _parse_timestamps(text: pd.Series, lines: pd.Series, source: str, timezone: 
     except (ValueError, TypeError) as exc:  # e.g. a mix pandas refuses outright
         raise DataValidationError(f"{source}: column '{TIMESTAMP}' could not be read as dates: {exc}") from None
     bad = parsed.isna()
-    year = pd.to_numeric(stripped.str.extract(r"^(\d{4,})-", expand=False), errors="coerce")
-    unrepresentable = bad & ((year < pd.Timestamp.min.year + 1) | (year > pd.Timestamp.max.year - 1))
+    if not bad.any():  # the common case: every stamp read, nothing to explain
+        return parsed.dt.tz_localize(None)
+    # Only the unread stamps need their year looked at (a regex per row is costly on long files).
+    unread = bad.to_numpy()
+    year = pd.to_numeric(stripped[unread].str.extract(r"^(\d{4,})-", expand=False), errors="coerce")
+    outside = np.zeros(len(bad), dtype=bool)
+    outside[unread] = ((year < pd.Timestamp.min.year + 1) | (year > pd.Timestamp.max.year - 1)).to_numpy()
+    unrepresentable = bad & pd.Series(outside, index=bad.index)
     if unrepresentable.any():
         raise DataValidationError(
             f"{source}: column '{TIMESTAMP}' has {int(unrepresentable.sum())} date(s) outside what can be "
