@@ -25,7 +25,7 @@ from sklearn.base import BaseEstimator, RegressorMixin
 from sklearn.utils.validation import check_is_fitted
 
 from ml.anomalies import flatline_mask, gross_outlier_mask, spike_mask
-from ml.calendar import DAY_TYPES, check_holidays, day_types, local_clock, seasons
+from ml.calendar import DAY_TYPES, check_holidays, clock_fields, day_types, local_clock, seasons
 from ml.level_shift import detect_level_shifts
 from ml.profile import ProfileDesign
 from ml.spread import lookup, spread_table
@@ -39,6 +39,7 @@ SHIFT_PASSES = 2  # detect, refit the season with the steps, detect again
 STRUCTURES = ("fourier", "profile")
 STRUCTURE_MARGIN = 10.0
 """BIC points the profile (hundreds of parameters) must win by: "very strong evidence" (Kass & Raftery)."""
+_LAST_CLOCK: tuple[pd.DatetimeIndex, tuple[str | None, str | None], Clock] | None = None
 
 
 def as_timestamps(X: object) -> pd.DatetimeIndex:
@@ -250,18 +251,29 @@ class SeasonalTrendForecaster(RegressorMixin, BaseEstimator):
 
     # -- features ---------------------------------------------------------------------------
     def _clock(self, X: object) -> Clock:
+        # The same horizon is asked for by the sampler and the hourly spread: an index (immutable) seen
+        # last time, with the same calendar options, gets the clock built then.
+        global _LAST_CLOCK
+        key = (self.timezone, self.holidays)
+        last = _LAST_CLOCK
+        if isinstance(X, pd.DatetimeIndex) and last is not None and last[0] is X and last[1] == key:
+            return last[2]
         stamps = as_timestamps(X)
         utc = stamps.tz_convert("UTC").tz_localize(None) if stamps.tz is not None else stamps
         local = local_clock(stamps, self.timezone)
-        day_of_year = local.day_of_year.to_numpy() - 1 + local.hour.to_numpy() / 24.0
-        return Clock(
+        fields = clock_fields(local)
+        day_of_year = fields["day_of_year"] - 1 + fields["hour"] / 24.0
+        clock = Clock(
             hours=epoch_hours(utc),
             clock_hours=epoch_hours(local),
-            day_type=day_types(local, self.holidays),
-            hour=local.hour.to_numpy(),
-            season=seasons(local),
+            day_type=day_types(local, self.holidays, fields["day_of_week"]),
+            hour=fields["hour"],
+            season=seasons(local, fields["month"]),
             phase=2 * np.pi * day_of_year / 365.25,
         )
+        if isinstance(X, pd.DatetimeIndex):
+            _LAST_CLOCK = (X, key, clock)
+        return clock
 
     def _design(self, clock: Clock, structure: str | None = None, shift_hours: np.ndarray | None = None) -> Design:
         structure = structure or self._structure()
