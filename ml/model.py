@@ -320,6 +320,8 @@ class SeasonalTrendForecaster(RegressorMixin, BaseEstimator):
         if not usable.any():
             raise ValueError("no usable readings to fit")
         self.origin_hours_ = float(clock.hours[usable].min())
+        if self.structure != "profile":
+            clock.fourier(self._orders())  # built once here; every subset of the clock below takes its rows
         self.level_shift_hours_ = np.empty(0)
         self.structure_ = self._select_structure(clock.take(usable), target[usable])
         if self.detect_level_shifts:
