@@ -283,7 +283,15 @@ class SeasonalTrendForecaster(RegressorMixin, BaseEstimator):
         if structure == "profile":
             return ProfileDesign(years, clock.cell, clock.phase, steps, self.profile_yearly_order)
         seasonal = clock.fourier(self._orders())
-        return FourierDesign(years, np.column_stack([seasonal, steps]), seasonal.shape[1])
+        # [1, years, seasonal, steps] in one array: the linear-trend fit and the draws use it whole, the
+        # other forms its columns from the third on (a view, not a copy).
+        columns = np.empty((len(years), 2 + seasonal.shape[1] + steps.shape[1]))
+        columns[:, 0], columns[:, 1] = 1.0, years
+        columns[:, 2 : 2 + seasonal.shape[1]] = seasonal
+        columns[:, 2 + seasonal.shape[1] :] = steps
+        design = FourierDesign(years, columns[:, 2:], seasonal.shape[1])
+        design._columns = columns
+        return design
 
     def _structure(self) -> str:
         return str(getattr(self, "structure_", "fourier"))  # models saved before profiles were Fourier
