@@ -71,9 +71,16 @@ class Clock:
     """Local day of the year in radians: the profile's change through the year."""
 
     def take(self, mask: np.ndarray) -> Clock:
+        """The hours selected by ``mask``; the same mask as last time gives the same clock object back
+        (a fit takes its usable hours several times, and designs built on them are then shared)."""
+        mask = np.asarray(mask)
+        last = self.__dict__.get("_taken")
+        if last is not None and last[0].dtype == mask.dtype and np.array_equal(last[0], mask):
+            return last[1]
         taken = Clock(*(getattr(self, name)[mask] for name in self.__dataclass_fields__))
         for key, terms in self._fourier_cache().items():  # rows of terms already built: no new sin/cos
             taken._fourier_cache()[key] = terms[mask]
+        object.__setattr__(self, "_taken", (mask.copy(), taken))
         return taken
 
     def fourier(self, orders: dict[str, int]) -> np.ndarray:
@@ -115,6 +122,7 @@ class FourierDesign:
         self.years, self.linear, self.n_seasonal = years, linear, n_seasonal
         self.n_params = 2 + linear.shape[1]
         self._columns: np.ndarray | None = None
+        self._linear_fit: tuple[np.ndarray, np.ndarray] | None = None
 
     def columns(self) -> np.ndarray:
         """Every column of the linear-trend model, ``[1, years, linear...]``, built once (do not modify it)."""
@@ -151,8 +159,13 @@ class FourierDesign:
     def fit(self, kind: str, target: np.ndarray) -> np.ndarray:
         """Best parameters [level, rate, linear terms...]; compound growth is profiled over its rate."""
         linear, years = self.linear, self.years
-        if kind == "linear":
-            return _solve(self.columns(), target)
+        if kind == "linear":  # the same target again (a fit's steps share designs) gets the same answer
+            last = self._linear_fit
+            if last is not None and np.array_equal(last[0], target):
+                return last[1].copy()
+            params = _solve(self.columns(), target)
+            self._linear_fit = (np.array(target, dtype=float), params.copy())
+            return params
         # For a fixed rate the model is linear; project onto the complement of the linear columns
         # once, so each trial rate costs one matrix-vector product instead of a new regression.
         basis = np.linalg.qr(linear)[0] if linear.shape[1] else np.empty((len(target), 0))
@@ -278,6 +291,16 @@ class SeasonalTrendForecaster(RegressorMixin, BaseEstimator):
     def _design(self, clock: Clock, structure: str | None = None, shift_hours: np.ndarray | None = None) -> Design:
         structure = structure or self._structure()
         shifts = np.asarray(self.level_shift_hours_ if shift_hours is None else shift_hours, dtype=float)
+        memo = self.__dict__.get("_fit_designs")  # only while fitting: the steps of one fit share designs
+        key = (id(clock), structure, shifts.shape, shifts.tobytes())
+        if memo is not None and key in memo:
+            return memo[key][1]
+        design = self._build_design(clock, structure, shifts)
+        if memo is not None:
+            memo[key] = (clock, design)  # the clock is held so that its id stays its own
+        return design
+
+    def _build_design(self, clock: Clock, structure: str, shifts: np.ndarray) -> Design:
         steps = (clock.hours[:, None] >= shifts[None, :]).astype(float)
         years = (clock.hours - self.origin_hours_) / HOURS_PER_YEAR
         if structure == "profile":
@@ -331,15 +354,19 @@ class SeasonalTrendForecaster(RegressorMixin, BaseEstimator):
         if self.structure != "profile":
             clock.fourier(self._orders())  # built once here; every subset of the clock below takes its rows
         self.level_shift_hours_ = np.empty(0)
-        self.structure_ = self._select_structure(clock.take(usable), target[usable])
-        if self.detect_level_shifts:
-            self.level_shift_hours_ = self._find_level_shifts(clock.take(usable), target[usable])
-        spikes = self._find_spikes(clock, target, usable) if self.robust else np.zeros(len(target), dtype=bool)
-        spikes |= gross
-        usable &= ~spikes
-        self.flatline_hours_ = int(flat.sum())
-        self.spike_hours_ = int(spikes.sum())
-        self._select_trend(clock.take(usable), target[usable])
+        self._fit_designs: dict[tuple[object, ...], tuple[Clock, Design]] = {}
+        try:
+            self.structure_ = self._select_structure(clock.take(usable), target[usable])
+            if self.detect_level_shifts:
+                self.level_shift_hours_ = self._find_level_shifts(clock.take(usable), target[usable])
+            spikes = self._find_spikes(clock, target, usable) if self.robust else np.zeros(len(target), dtype=bool)
+            spikes |= gross
+            usable &= ~spikes
+            self.flatline_hours_ = int(flat.sum())
+            self.spike_hours_ = int(spikes.sum())
+            self._select_trend(clock.take(usable), target[usable])
+        finally:
+            del self._fit_designs
         self.n_observations_ = int(usable.sum())
         last = EPOCH + pd.Timedelta(hours=float(clock.hours[usable].max()))
         self.fitted_until_ = last.isoformat()  # plain types: the artifact stays JSON + arrays
