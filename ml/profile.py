@@ -66,12 +66,19 @@ class ProfileDesign:
             shape = self.X @ beta
             base = shape + rate * self.years if kind == "linear" else np.exp(rate * self.years) * shape
             return base + self.S @ delta
-        shape = (self.X @ beta.T).T  # draws x hours
+        # Built in place in draws x hours order (the sparse product comes out hours x draws): the same
+        # operations as ``shape + rate * years`` (or ``exp(rate * years) * shape``) plus the steps, without
+        # the temporaries and the strided passes over a transposed array.
+        shape = (self.X @ beta.T).T
+        base = np.multiply(rate[:, None], self.years[None, :])
         if kind == "linear":
-            base = shape + rate[:, None] * self.years[None, :]
+            base += shape
         else:
-            base = np.exp(rate[:, None] * self.years[None, :]) * shape
-        return base + delta @ self.S.T
+            np.exp(base, out=base)
+            base *= shape
+        if self.S.shape[1]:
+            base += delta @ self.S.T
+        return base
 
     def jacobian(self, kind: str, params: np.ndarray) -> sparse.csr_matrix:
         """Derivatives of the mean by each parameter, sparse (hours x parameters)."""
