@@ -38,32 +38,50 @@ class ProfileDesign:
     def __init__(self, years: np.ndarray, cell: np.ndarray, phase: np.ndarray, steps: np.ndarray, order: int):
         basis = yearly_basis(phase, order)
         width = basis.shape[1]
-        n = len(years)
         self.cell, self.basis, self.width = cell, basis, width
         self._order = np.argsort(cell, kind="stable")  # hours grouped by cell, for per-cell sums
         self._present, self._starts = np.unique(cell[self._order], return_index=True)
-        rows = np.repeat(np.arange(n), width)
-        columns = (cell[:, None] * width + np.arange(width)).ravel()
         self.years = years
-        self.X = sparse.csr_matrix((basis.ravel(), (rows, columns)), shape=(n, CELLS * width))
+        self._X: sparse.csr_matrix | None = None
         self.S = steps
-        self.n_params = 1 + self.X.shape[1] + steps.shape[1]
+        self.n_params = 1 + CELLS * width + steps.shape[1]
         self._linear_fit: tuple[np.ndarray, np.ndarray] | None = None
 
+    @property
+    def X(self) -> sparse.csr_matrix:
+        """Hours x (cells x harmonics), sparse; built when first needed (a structure screening never does)."""
+        if self._X is None:
+            n, width = len(self.years), self.width
+            rows = np.repeat(np.arange(n), width)
+            columns = (self.cell[:, None] * width + np.arange(width)).ravel()
+            self._X = sparse.csr_matrix((self.basis.ravel(), (rows, columns)), shape=(n, CELLS * width))
+        return self._X
+
+    def _shape(self, beta: np.ndarray) -> np.ndarray:
+        """``X @ beta`` for one parameter vector: each hour's own cell's harmonics, summed in the same
+        order as the sparse product, so the values are the same whether or not ``X`` was built."""
+        if self._X is not None:
+            return self._X @ beta
+        cells = beta.reshape(CELLS, self.width)[self.cell]
+        shape = self.basis[:, 0] * cells[:, 0]
+        for k in range(1, self.width):
+            shape += self.basis[:, k] * cells[:, k]
+        return shape
+
     def _split(self, params: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        p = self.X.shape[1]
+        p = CELLS * self.width
         return params[..., 0], params[..., 1 : 1 + p], params[..., 1 + p :]
 
     def profile(self, params: np.ndarray) -> np.ndarray:
         """X beta: the daily profile's value at each hour before growth (1-D params only)."""
-        return self.X @ self._split(np.asarray(params, dtype=float))[1]
+        return self._shape(self._split(np.asarray(params, dtype=float))[1])
 
     def mean(self, kind: str, params: np.ndarray) -> np.ndarray:
         """Expected load for one parameter vector (1-D) or many draws (2-D, one row per draw)."""
         params = np.asarray(params, dtype=float)
         rate, beta, delta = self._split(params)
         if params.ndim == 1:
-            shape = self.X @ beta
+            shape = self._shape(beta)
             base = shape + rate * self.years if kind == "linear" else np.exp(rate * self.years) * shape
             return base + self.S @ delta
         # Built in place in draws x hours order (the sparse product comes out hours x draws): the same
