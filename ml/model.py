@@ -42,6 +42,18 @@ STRUCTURE_MARGIN = 10.0
 _LAST_CLOCK: tuple[pd.DatetimeIndex, tuple[str | None, str | None], Clock] | None = None
 
 
+def _same_stamps(a: pd.DatetimeIndex, b: pd.DatetimeIndex) -> bool:
+    """Exactly the same stamps (values, resolution and zone), decided cheaply when they differ."""
+    if a is b:
+        return True
+    if len(a) != len(b) or a.dtype != b.dtype:
+        return False
+    left, right = a.asi8, b.asi8  # integer ticks of the index's own resolution (UTC for an aware index)
+    if len(left) and (left[0] != right[0] or left[-1] != right[-1]):
+        return False
+    return bool(np.array_equal(left, right))
+
+
 def as_timestamps(X: object) -> pd.DatetimeIndex:
     """Accept a DatetimeIndex, a Series of datetimes or a frame with a ``timestamp`` column."""
     if isinstance(X, pd.DataFrame):
@@ -264,12 +276,13 @@ class SeasonalTrendForecaster(RegressorMixin, BaseEstimator):
 
     # -- features ---------------------------------------------------------------------------
     def _clock(self, X: object) -> Clock:
-        # The same horizon is asked for by the sampler and the hourly spread: an index (immutable) seen
-        # last time, with the same calendar options, gets the clock built then.
+        # The same horizon is asked for by the sampler and the hourly spread, and a fleet's transformers
+        # mostly share their history's and horizon's hours: the stamps seen last time (an index, which is
+        # immutable, holding the very same values), with the same calendar options, get the clock built then.
         global _LAST_CLOCK
         key = (self.timezone, self.holidays)
         last = _LAST_CLOCK
-        if isinstance(X, pd.DatetimeIndex) and last is not None and last[0] is X and last[1] == key:
+        if isinstance(X, pd.DatetimeIndex) and last is not None and last[1] == key and _same_stamps(X, last[0]):
             return last[2]
         stamps = as_timestamps(X)
         utc = stamps.tz_convert("UTC").tz_localize(None) if stamps.tz is not None else stamps
