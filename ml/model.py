@@ -39,7 +39,8 @@ SHIFT_PASSES = 2  # detect, refit the season with the steps, detect again
 STRUCTURES = ("fourier", "profile")
 STRUCTURE_MARGIN = 10.0
 """BIC points the profile (hundreds of parameters) must win by: "very strong evidence" (Kass & Raftery)."""
-_LAST_CLOCK: tuple[pd.DatetimeIndex, tuple[str | None, str | None], Clock] | None = None
+RECENT_CLOCKS = 4  # a fit's history and its horizon, and the next transformer's
+_recent_clocks: list[tuple[pd.DatetimeIndex, tuple[str | None, str | None], Clock]] = []
 
 
 def _same_stamps(a: pd.DatetimeIndex, b: pd.DatetimeIndex) -> bool:
@@ -277,13 +278,15 @@ class SeasonalTrendForecaster(RegressorMixin, BaseEstimator):
     # -- features ---------------------------------------------------------------------------
     def _clock(self, X: object) -> Clock:
         # The same horizon is asked for by the sampler and the hourly spread, and a fleet's transformers
-        # mostly share their history's and horizon's hours: the stamps seen last time (an index, which is
+        # mostly share their history's and horizon's hours: stamps seen recently (an index, which is
         # immutable, holding the very same values), with the same calendar options, get the clock built then.
-        global _LAST_CLOCK
+        global _recent_clocks
         key = (self.timezone, self.holidays)
-        last = _LAST_CLOCK
-        if isinstance(X, pd.DatetimeIndex) and last is not None and last[1] == key and _same_stamps(X, last[0]):
-            return last[2]
+        recent = _recent_clocks
+        if isinstance(X, pd.DatetimeIndex):
+            for stamps_seen, key_seen, clock_seen in recent:
+                if key_seen == key and _same_stamps(X, stamps_seen):
+                    return clock_seen
         stamps = as_timestamps(X)
         utc = stamps.tz_convert("UTC").tz_localize(None) if stamps.tz is not None else stamps
         local = local_clock(stamps, self.timezone)
@@ -298,7 +301,7 @@ class SeasonalTrendForecaster(RegressorMixin, BaseEstimator):
             phase=2 * np.pi * day_of_year / 365.25,
         )
         if isinstance(X, pd.DatetimeIndex):
-            _LAST_CLOCK = (X, key, clock)
+            _recent_clocks = [(X, key, clock), *recent[: RECENT_CLOCKS - 1]]  # one assignment: thread-safe
         return clock
 
     def _design(self, clock: Clock, structure: str | None = None, shift_hours: np.ndarray | None = None) -> Design:
