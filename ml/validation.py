@@ -158,7 +158,7 @@ def _parse_timestamps(text: pd.Series, lines: pd.Series, source: str, timezone: 
     if timezone is not None:
         return _parse_local_timestamps(stripped, text, lines, source, timezone)
     try:
-        parsed = pd.to_datetime(stripped, format="ISO8601", errors="coerce", utc=True)
+        parsed = pd.to_datetime(stripped, format="ISO8601", errors="coerce", utc=True, cache=False)
     except (ValueError, TypeError) as exc:  # e.g. a mix pandas refuses outright
         raise DataValidationError(f"{source}: column '{TIMESTAMP}' could not be read as dates: {exc}") from None
     bad = parsed.isna()
