@@ -439,9 +439,9 @@ class SeasonalTrendForecaster(RegressorMixin, BaseEstimator):
         return shifts
 
     def _find_spikes(self, clock: Clock, target: np.ndarray, usable: np.ndarray) -> np.ndarray:
-        params = self._design(clock.take(usable)).fit("linear", target[usable])
-        fitted = self._design(clock).mean("linear", params)
-        residuals = np.where(usable, target - fitted, np.nan)
+        design = self._design(clock.take(usable))  # the usable hours' design: only their residuals count
+        residuals = np.full(len(target), np.nan)
+        residuals[usable] = target[usable] - design.mean("linear", design.fit("linear", target[usable]))
         return spike_mask(residuals) & usable
 
     def _select_trend(self, clock: Clock, target: np.ndarray) -> None:
