@@ -27,7 +27,7 @@ from sklearn.utils.validation import check_is_fitted
 from ml.anomalies import flatline_mask, gross_outlier_mask, spike_mask
 from ml.calendar import DAY_TYPES, check_holidays, clock_fields, day_types, local_clock, seasons
 from ml.level_shift import detect_level_shifts
-from ml.profile import ProfileDesign
+from ml.profile import ProfileDesign, profile_layout
 from ml.spread import lookup, spread_table
 from ml.trend import KINDS, MAX_LOG_GROWTH, choose_trend, effective_bic, trend_jacobian, trend_value
 
@@ -103,6 +103,16 @@ class Clock:
         if key not in cache:
             cache[key] = fourier_terms(self.clock_hours, orders)
         return cache[key]
+
+    def profile_layout(self, order: int) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+        """:func:`ml.profile.profile_layout` of these hours, built once per clock and order (do not modify it)."""
+        cache = self.__dict__.get("_profile_layouts")
+        if cache is None:
+            cache = {}
+            object.__setattr__(self, "_profile_layouts", cache)
+        if order not in cache:
+            cache[order] = profile_layout(self.cell, self.phase, order)
+        return cache[order]
 
     def _fourier_cache(self) -> dict[tuple[tuple[str, int], ...], np.ndarray]:
         cache = self.__dict__.get("_fourier")
@@ -320,7 +330,8 @@ class SeasonalTrendForecaster(RegressorMixin, BaseEstimator):
         steps = (clock.hours[:, None] >= shifts[None, :]).astype(float)
         years = (clock.hours - self.origin_hours_) / HOURS_PER_YEAR
         if structure == "profile":
-            return ProfileDesign(years, clock.cell, clock.phase, steps, self.profile_yearly_order)
+            layout = clock.profile_layout(self.profile_yearly_order)
+            return ProfileDesign(years, clock.cell, clock.phase, steps, self.profile_yearly_order, layout)
         seasonal = clock.fourier(self._orders())
         # [1, years, seasonal, steps] in one array: the linear-trend fit and the draws use it whole, the
         # other forms its columns from the third on (a view, not a copy).

@@ -32,15 +32,34 @@ def yearly_basis(phase: np.ndarray, order: int) -> np.ndarray:
     return np.column_stack(columns)
 
 
+def profile_layout(
+    cell: np.ndarray, phase: np.ndarray, order: int
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """What a profile design needs of its hours alone: the yearly basis, the hours grouped by cell (a
+    stable sort), the cells present and where each one's hours start in that order."""
+    basis = yearly_basis(phase, order)
+    by_cell = np.argsort(cell, kind="stable")  # hours grouped by cell, for per-cell sums
+    present, starts = np.unique(cell[by_cell], return_index=True)
+    return basis, by_cell, present, starts
+
+
 class ProfileDesign:
     """The columns of the profile structure for one set of hours, built once and reused by every fit."""
 
-    def __init__(self, years: np.ndarray, cell: np.ndarray, phase: np.ndarray, steps: np.ndarray, order: int):
-        basis = yearly_basis(phase, order)
+    def __init__(
+        self,
+        years: np.ndarray,
+        cell: np.ndarray,
+        phase: np.ndarray,
+        steps: np.ndarray,
+        order: int,
+        layout: tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray] | None = None,
+    ):
+        """``layout`` is :func:`profile_layout` of ``cell`` and ``phase`` when already at hand (it depends on
+        the hours only, so designs over the same hours can share it)."""
+        basis, self._order, self._present, self._starts = layout or profile_layout(cell, phase, order)
         width = basis.shape[1]
         self.cell, self.basis, self.width = cell, basis, width
-        self._order = np.argsort(cell, kind="stable")  # hours grouped by cell, for per-cell sums
-        self._present, self._starts = np.unique(cell[self._order], return_index=True)
         self.years = years
         self._X: sparse.csr_matrix | None = None
         self.S = steps
