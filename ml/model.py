@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Protocol
+from typing import Any, Protocol
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import numpy as np
@@ -104,14 +104,17 @@ class Clock:
             cache[key] = fourier_terms(self.clock_hours, orders)
         return cache[key]
 
-    def profile_layout(self, order: int) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-        """:func:`ml.profile.profile_layout` of these hours, built once per clock and order (do not modify it)."""
+    def profile_layout(
+        self, order: int
+    ) -> tuple[tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray], dict[str, Any]]:
+        """:func:`ml.profile.profile_layout` of these hours, built once per clock and order (do not modify it),
+        and where the profile designs over these hours keep what they share."""
         cache = self.__dict__.get("_profile_layouts")
         if cache is None:
             cache = {}
             object.__setattr__(self, "_profile_layouts", cache)
         if order not in cache:
-            cache[order] = profile_layout(self.cell, self.phase, order)
+            cache[order] = (profile_layout(self.cell, self.phase, order), {})
         return cache[order]
 
     def _fourier_cache(self) -> dict[tuple[tuple[str, int], ...], np.ndarray]:
@@ -330,8 +333,8 @@ class SeasonalTrendForecaster(RegressorMixin, BaseEstimator):
         steps = (clock.hours[:, None] >= shifts[None, :]).astype(float)
         years = (clock.hours - self.origin_hours_) / HOURS_PER_YEAR
         if structure == "profile":
-            layout = clock.profile_layout(self.profile_yearly_order)
-            return ProfileDesign(years, clock.cell, clock.phase, steps, self.profile_yearly_order, layout)
+            layout, shared = clock.profile_layout(self.profile_yearly_order)
+            return ProfileDesign(years, clock.cell, clock.phase, steps, self.profile_yearly_order, layout, shared)
         seasonal = clock.fourier(self._orders())
         # [1, years, seasonal, steps] in one array: the linear-trend fit and the draws use it whole, the
         # other forms its columns from the third on (a view, not a copy).

@@ -15,6 +15,8 @@ by Gauss-Newton from the linear fit's proportional rate in a few solves of a ~36
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 from scipy import linalg, sparse
 
@@ -54,14 +56,17 @@ class ProfileDesign:
         steps: np.ndarray,
         order: int,
         layout: tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray] | None = None,
+        shared: dict[str, Any] | None = None,
     ):
         """``layout`` is :func:`profile_layout` of ``cell`` and ``phase`` when already at hand (it depends on
-        the hours only, so designs over the same hours can share it)."""
+        the hours only, so designs over the same hours can share it, and ``shared``, where the sparse
+        ``X`` is kept once built)."""
         basis, self._order, self._present, self._starts = layout or profile_layout(cell, phase, order)
         width = basis.shape[1]
         self.cell, self.basis, self.width = cell, basis, width
         self.years = years
         self._X: sparse.csr_matrix | None = None
+        self._shared = shared if shared is not None else {}  # X is the same for designs over the same hours
         self.S = steps
         self.n_params = 1 + CELLS * width + steps.shape[1]
         self._linear_fit: tuple[np.ndarray, np.ndarray] | None = None
@@ -70,10 +75,13 @@ class ProfileDesign:
     def X(self) -> sparse.csr_matrix:
         """Hours x (cells x harmonics), sparse; built when first needed (a structure screening never does)."""
         if self._X is None:
+            self._X = self._shared.get("X")
+        if self._X is None:
             n, width = len(self.years), self.width
             rows = np.repeat(np.arange(n), width)
             columns = (self.cell[:, None] * width + np.arange(width)).ravel()
             self._X = sparse.csr_matrix((self.basis.ravel(), (rows, columns)), shape=(n, CELLS * width))
+            self._shared["X"] = self._X
         return self._X
 
     def _shape(self, beta: np.ndarray) -> np.ndarray:
