@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Protocol
+from typing import Any, Protocol
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import numpy as np
@@ -25,9 +25,9 @@ from sklearn.base import BaseEstimator, RegressorMixin
 from sklearn.utils.validation import check_is_fitted
 
 from ml.anomalies import flatline_mask, gross_outlier_mask, spike_mask
-from ml.calendar import DAY_TYPES, check_holidays, day_types, local_clock, seasons
+from ml.calendar import DAY_TYPES, check_holidays, clock_fields, day_types, local_clock, seasons
 from ml.level_shift import detect_level_shifts
-from ml.profile import ProfileDesign
+from ml.profile import ProfileDesign, profile_layout
 from ml.spread import lookup, spread_table
 from ml.trend import (
     KINDS,
@@ -48,6 +48,20 @@ SHIFT_PASSES = 2  # detect, refit the season with the steps, detect again
 STRUCTURES = ("fourier", "profile")
 STRUCTURE_MARGIN = 10.0
 """BIC points the profile (hundreds of parameters) must win by: "very strong evidence" (Kass & Raftery)."""
+RECENT_CLOCKS = 4  # a fit's history and its horizon, and the next transformer's
+_recent_clocks: list[tuple[pd.DatetimeIndex, tuple[str | None, str | None], Clock]] = []
+
+
+def _same_stamps(a: pd.DatetimeIndex, b: pd.DatetimeIndex) -> bool:
+    """Exactly the same stamps (values, resolution and zone), decided cheaply when they differ."""
+    if a is b:
+        return True
+    if len(a) != len(b) or a.dtype != b.dtype:
+        return False
+    left, right = a.asi8, b.asi8  # integer ticks of the index's own resolution (UTC for an aware index)
+    if len(left) and (left[0] != right[0] or left[-1] != right[-1]):
+        return False
+    return bool(np.array_equal(left, right))
 
 
 def as_timestamps(X: object) -> pd.DatetimeIndex:
@@ -79,7 +93,45 @@ class Clock:
     """Local day of the year in radians: the profile's change through the year."""
 
     def take(self, mask: np.ndarray) -> Clock:
-        return Clock(*(getattr(self, name)[mask] for name in self.__dataclass_fields__))
+        """The hours selected by ``mask``; the same mask as last time gives the same clock object back
+        (a fit takes its usable hours several times, and designs built on them are then shared)."""
+        mask = np.asarray(mask)
+        last = self.__dict__.get("_taken")
+        if last is not None and last[0].dtype == mask.dtype and np.array_equal(last[0], mask):
+            return last[1]
+        taken = Clock(*(getattr(self, name)[mask] for name in self.__dataclass_fields__))
+        for key, terms in self._fourier_cache().items():  # rows of terms already built: no new sin/cos
+            taken._fourier_cache()[key] = terms[mask]
+        object.__setattr__(self, "_taken", (mask.copy(), taken))
+        return taken
+
+    def fourier(self, orders: dict[str, int]) -> np.ndarray:
+        """:func:`fourier_terms` of these hours, built once per clock and orders (do not modify it)."""
+        key = tuple(orders.items())
+        cache = self._fourier_cache()
+        if key not in cache:
+            cache[key] = fourier_terms(self.clock_hours, orders)
+        return cache[key]
+
+    def profile_layout(
+        self, order: int
+    ) -> tuple[tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray], dict[str, Any]]:
+        """:func:`ml.profile.profile_layout` of these hours, built once per clock and order (do not modify it),
+        and where the profile designs over these hours keep what they share."""
+        cache = self.__dict__.get("_profile_layouts")
+        if cache is None:
+            cache = {}
+            object.__setattr__(self, "_profile_layouts", cache)
+        if order not in cache:
+            cache[order] = (profile_layout(self.cell, self.phase, order), {})
+        return cache[order]
+
+    def _fourier_cache(self) -> dict[tuple[tuple[str, int], ...], np.ndarray]:
+        cache = self.__dict__.get("_fourier")
+        if cache is None:
+            cache = {}
+            object.__setattr__(self, "_fourier", cache)  # a cache, not a field: the clock stays frozen
+        return cache
 
     @property
     def cell(self) -> np.ndarray:
@@ -104,14 +156,25 @@ class FourierDesign:
     def __init__(self, years: np.ndarray, linear: np.ndarray, n_seasonal: int):
         self.years, self.linear, self.n_seasonal = years, linear, n_seasonal
         self.n_params = 2 + linear.shape[1]
+        self._columns: np.ndarray | None = None
+        self._linear_fit: tuple[np.ndarray, np.ndarray] | None = None
+
+    def columns(self) -> np.ndarray:
+        """Every column of the linear-trend model, ``[1, years, linear...]``, built once (do not modify it)."""
+        if self._columns is None:
+            self._columns = np.column_stack([np.ones_like(self.years), self.years, self.linear])
+        return self._columns
 
     def mean(self, kind: str, params: np.ndarray) -> np.ndarray:
         """Expected load for one parameter vector (1-D) or many draws (2-D, one row per draw)."""
         params = np.asarray(params, dtype=float)
         if params.ndim == 1:
             return trend_value(kind, params[0], params[1], self.years) + self.linear @ params[2:]
-        years = self.years[None, :]
-        return trend_value(kind, params[:, :1], params[:, 1:2], years) + params[:, 2:] @ self.linear.T
+        if kind == "linear":  # one matrix product straight into the result: no draws x hours temporaries
+            return params @ self.columns().T
+        out = params[:, 2:] @ self.linear.T
+        out += trend_value(kind, params[:, :1], params[:, 1:2], self.years[None, :])
+        return out
 
     def jacobian(self, kind: str, params: np.ndarray) -> np.ndarray:
         return np.column_stack([trend_jacobian(kind, params[0], params[1], self.years), self.linear])
@@ -131,11 +194,16 @@ class FourierDesign:
     def fit(self, kind: str, target: np.ndarray) -> np.ndarray:
         """Best parameters [level, rate, linear terms...]; compound growth is profiled over its rate."""
         linear, years = self.linear, self.years
-        if kind == "linear":
-            return _solve(np.column_stack([np.ones_like(years), years, linear]), target)
+        if kind == "linear":  # the same target again (a fit's steps share designs) gets the same answer
+            last = self._linear_fit
+            if last is not None and np.array_equal(last[0], target):
+                return last[1].copy()
+            params = _solve(self.columns(), target)
+            self._linear_fit = (np.array(target, dtype=float), params.copy())
+            return params
         # For a fixed rate the model is linear; project onto the complement of the linear columns
         # once, so each trial rate costs one matrix-vector product instead of a new regression.
-        basis = np.linalg.qr(linear)[0] if linear.shape[1] else np.empty((len(target), 0))
+        basis = _orthonormal_basis(linear)
         y_perp = target - basis @ (basis.T @ target)
 
         def rss(rate: float) -> float:
@@ -152,20 +220,39 @@ class FourierDesign:
 
 
 def fourier_terms(clock_hours: np.ndarray, orders: dict[str, int]) -> np.ndarray:
-    """Sine/cosine pairs of each cycle on the local clock."""
-    design = np.empty((len(clock_hours), 2 * sum(orders.values())))
-    col = 0
+    """Sine/cosine pairs of each cycle on the local clock.
+
+    On whole hours (the usual case) a cycle of P hours has only P distinct rows: they are computed once
+    for 0..P-1 and looked up, which gives exactly the values computed hour by hour, in a third of the time."""
+    clock_hours = np.asarray(clock_hours, dtype=float)
+    whole = (
+        len(clock_hours) > 0
+        and bool(np.all(np.abs(clock_hours) < 2.0**52))
+        and bool(np.all(np.floor(clock_hours) == clock_hours))
+    )
+    hours = clock_hours.astype(np.int64) if whole else None
+    blocks = []
     for cycle, order in orders.items():
         if order == 0:
             continue
-        phase = 2 * np.pi * (clock_hours % PERIODS_HOURS[cycle]) / PERIODS_HOURS[cycle]
-        sin1, cos1 = np.sin(phase), np.cos(phase)
-        sin_k, cos_k = sin1, cos1
-        for _ in range(order):  # angle addition: the k-th harmonic from the (k-1)-th, no new sin/cos
-            design[:, col], design[:, col + 1] = sin_k, cos_k
-            sin_k, cos_k = sin_k * cos1 + cos_k * sin1, cos_k * cos1 - sin_k * sin1
-            col += 2
-    return design
+        period = PERIODS_HOURS[cycle]
+        if hours is not None and period == int(period) and len(clock_hours) > period:
+            table = _cycle_terms(np.arange(period), period, order)
+            blocks.append(np.take(table, hours % int(period), axis=0))
+        else:
+            blocks.append(_cycle_terms(clock_hours, period, order))
+    return np.concatenate(blocks, axis=1) if blocks else np.empty((len(clock_hours), 0))
+
+
+def _cycle_terms(clock_hours: np.ndarray, period: float, order: int) -> np.ndarray:
+    terms = np.empty((len(clock_hours), 2 * order))
+    phase = 2 * np.pi * (clock_hours % period) / period
+    sin1, cos1 = np.sin(phase), np.cos(phase)
+    sin_k, cos_k = sin1, cos1
+    for k in range(order):  # angle addition: the k-th harmonic from the (k-1)-th, no new sin/cos
+        terms[:, 2 * k], terms[:, 2 * k + 1] = sin_k, cos_k
+        sin_k, cos_k = sin_k * cos1 + cos_k * sin1, cos_k * cos1 - sin_k * sin1
+    return terms
 
 
 class SeasonalTrendForecaster(RegressorMixin, BaseEstimator):
@@ -213,28 +300,61 @@ class SeasonalTrendForecaster(RegressorMixin, BaseEstimator):
 
     # -- features ---------------------------------------------------------------------------
     def _clock(self, X: object) -> Clock:
+        # The same horizon is asked for by the sampler and the hourly spread, and a fleet's transformers
+        # mostly share their history's and horizon's hours: stamps seen recently (an index, which is
+        # immutable, holding the very same values), with the same calendar options, get the clock built then.
+        global _recent_clocks
+        key = (self.timezone, self.holidays)
+        recent = _recent_clocks
+        if isinstance(X, pd.DatetimeIndex):
+            for stamps_seen, key_seen, clock_seen in recent:
+                if key_seen == key and _same_stamps(X, stamps_seen):
+                    return clock_seen
         stamps = as_timestamps(X)
         utc = stamps.tz_convert("UTC").tz_localize(None) if stamps.tz is not None else stamps
         local = local_clock(stamps, self.timezone)
-        day_of_year = local.day_of_year.to_numpy() - 1 + local.hour.to_numpy() / 24.0
-        return Clock(
+        fields = clock_fields(local)
+        day_of_year = fields["day_of_year"] - 1 + fields["hour"] / 24.0
+        clock = Clock(
             hours=epoch_hours(utc),
             clock_hours=epoch_hours(local),
-            day_type=day_types(local, self.holidays),
-            hour=local.hour.to_numpy(),
-            season=seasons(local),
+            day_type=day_types(local, self.holidays, fields["day_of_week"]),
+            hour=fields["hour"],
+            season=seasons(local, fields["month"]),
             phase=2 * np.pi * day_of_year / 365.25,
         )
+        if isinstance(X, pd.DatetimeIndex):
+            _recent_clocks = [(X, key, clock), *recent[: RECENT_CLOCKS - 1]]  # one assignment: thread-safe
+        return clock
 
     def _design(self, clock: Clock, structure: str | None = None, shift_hours: np.ndarray | None = None) -> Design:
         structure = structure or self._structure()
         shifts = np.asarray(self.level_shift_hours_ if shift_hours is None else shift_hours, dtype=float)
+        memo = self.__dict__.get("_fit_designs")  # only while fitting: the steps of one fit share designs
+        key = (id(clock), structure, shifts.shape, shifts.tobytes())
+        if memo is not None and key in memo:
+            return memo[key][1]
+        design = self._build_design(clock, structure, shifts)
+        if memo is not None:
+            memo[key] = (clock, design)  # the clock is held so that its id stays its own
+        return design
+
+    def _build_design(self, clock: Clock, structure: str, shifts: np.ndarray) -> Design:
         steps = (clock.hours[:, None] >= shifts[None, :]).astype(float)
         years = (clock.hours - self.origin_hours_) / HOURS_PER_YEAR
         if structure == "profile":
-            return ProfileDesign(years, clock.cell, clock.phase, steps, self.profile_yearly_order)
-        seasonal = fourier_terms(clock.clock_hours, self._orders())
-        return FourierDesign(years, np.column_stack([seasonal, steps]), seasonal.shape[1])
+            layout, shared = clock.profile_layout(self.profile_yearly_order)
+            return ProfileDesign(years, clock.cell, clock.phase, steps, self.profile_yearly_order, layout, shared)
+        seasonal = clock.fourier(self._orders())
+        # [1, years, seasonal, steps] in one array: the linear-trend fit and the draws use it whole, the
+        # other forms its columns from the third on (a view, not a copy).
+        columns = np.empty((len(years), 2 + seasonal.shape[1] + steps.shape[1]))
+        columns[:, 0], columns[:, 1] = 1.0, years
+        columns[:, 2 : 2 + seasonal.shape[1]] = seasonal
+        columns[:, 2 + seasonal.shape[1] :] = steps
+        design = FourierDesign(years, columns[:, 2:], seasonal.shape[1])
+        design._columns = columns
+        return design
 
     def _structure(self) -> str:
         return str(getattr(self, "structure_", "fourier"))  # models saved before profiles were Fourier
@@ -271,16 +391,22 @@ class SeasonalTrendForecaster(RegressorMixin, BaseEstimator):
         if not usable.any():
             raise ValueError("no usable readings to fit")
         self.origin_hours_ = float(clock.hours[usable].min())
+        if self.structure != "profile":
+            clock.fourier(self._orders())  # built once here; every subset of the clock below takes its rows
         self.level_shift_hours_ = np.empty(0)
-        self.structure_ = self._select_structure(clock.take(usable), target[usable])
-        if self.detect_level_shifts:
-            self.level_shift_hours_ = self._find_level_shifts(clock.take(usable), target[usable])
-        spikes = self._find_spikes(clock, target, usable) if self.robust else np.zeros(len(target), dtype=bool)
-        spikes |= gross
-        usable &= ~spikes
-        self.flatline_hours_ = int(flat.sum())
-        self.spike_hours_ = int(spikes.sum())
-        self._select_trend(clock.take(usable), target[usable])
+        self._fit_designs: dict[tuple[object, ...], tuple[Clock, Design]] = {}
+        try:
+            self.structure_ = self._select_structure(clock.take(usable), target[usable])
+            if self.detect_level_shifts:
+                self.level_shift_hours_ = self._find_level_shifts(clock.take(usable), target[usable])
+            spikes = self._find_spikes(clock, target, usable) if self.robust else np.zeros(len(target), dtype=bool)
+            spikes |= gross
+            usable &= ~spikes
+            self.flatline_hours_ = int(flat.sum())
+            self.spike_hours_ = int(spikes.sum())
+            self._select_trend(clock.take(usable), target[usable])
+        finally:
+            del self._fit_designs
         self.n_observations_ = int(usable.sum())
         last = EPOCH + pd.Timedelta(hours=float(clock.hours[usable].max()))
         self.fitted_until_ = last.isoformat()  # plain types: the artifact stays JSON + arrays
@@ -337,9 +463,9 @@ class SeasonalTrendForecaster(RegressorMixin, BaseEstimator):
         return shifts
 
     def _find_spikes(self, clock: Clock, target: np.ndarray, usable: np.ndarray) -> np.ndarray:
-        params = self._design(clock.take(usable)).fit("linear", target[usable])
-        fitted = self._design(clock).mean("linear", params)
-        residuals = np.where(usable, target - fitted, np.nan)
+        design = self._design(clock.take(usable))  # the usable hours' design: only their residuals count
+        residuals = np.full(len(target), np.nan)
+        residuals[usable] = target[usable] - design.mean("linear", design.fit("linear", target[usable]))
         return spike_mask(residuals) & usable
 
     def _select_trend(self, clock: Clock, target: np.ndarray) -> None:
@@ -516,6 +642,19 @@ def _solve(design: np.ndarray, target: np.ndarray) -> np.ndarray:
         return linalg.cho_solve(linalg.cho_factor(gram), design.T @ target)
     except linalg.LinAlgError:  # a switched-off or empty column: fall back to the minimum-norm solution
         return np.linalg.lstsq(design, target, rcond=None)[0]
+
+
+def _orthonormal_basis(columns: np.ndarray) -> np.ndarray:
+    """An orthonormal basis of the columns' span by Cholesky QR: ``Q = A R^-1`` with ``R`` the Cholesky
+    factor of ``A^T A``. The columns (cycles and 0/1 steps) are well-conditioned, so it spans the same space
+    as a Householder QR to rounding, at a third of the cost; a singular Gram matrix falls back to Householder."""
+    if not columns.shape[1]:
+        return np.empty((len(columns), 0))
+    try:
+        upper = linalg.cholesky(columns.T @ columns)
+    except linalg.LinAlgError:
+        return np.linalg.qr(columns)[0]
+    return linalg.solve_triangular(upper, columns.T, trans="T", check_finite=False).T
 
 
 def _inverse(gram: np.ndarray) -> np.ndarray:

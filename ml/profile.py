@@ -15,6 +15,8 @@ by Gauss-Newton from the linear fit's proportional rate in a few solves of a ~36
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 from scipy import linalg, sparse
 
@@ -32,45 +34,96 @@ def yearly_basis(phase: np.ndarray, order: int) -> np.ndarray:
     return np.column_stack(columns)
 
 
+def profile_layout(
+    cell: np.ndarray, phase: np.ndarray, order: int
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """What a profile design needs of its hours alone: the yearly basis, the hours grouped by cell (a
+    stable sort), the cells present and where each one's hours start in that order."""
+    basis = yearly_basis(phase, order)
+    by_cell = np.argsort(cell, kind="stable")  # hours grouped by cell, for per-cell sums
+    present, starts = np.unique(cell[by_cell], return_index=True)
+    return basis, by_cell, present, starts
+
+
 class ProfileDesign:
     """The columns of the profile structure for one set of hours, built once and reused by every fit."""
 
-    def __init__(self, years: np.ndarray, cell: np.ndarray, phase: np.ndarray, steps: np.ndarray, order: int):
-        basis = yearly_basis(phase, order)
+    def __init__(
+        self,
+        years: np.ndarray,
+        cell: np.ndarray,
+        phase: np.ndarray,
+        steps: np.ndarray,
+        order: int,
+        layout: tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray] | None = None,
+        shared: dict[str, Any] | None = None,
+    ):
+        """``layout`` is :func:`profile_layout` of ``cell`` and ``phase`` when already at hand (it depends on
+        the hours only, so designs over the same hours can share it, and ``shared``, where the sparse
+        ``X`` is kept once built)."""
+        basis, self._order, self._present, self._starts = layout or profile_layout(cell, phase, order)
         width = basis.shape[1]
-        n = len(years)
         self.cell, self.basis, self.width = cell, basis, width
-        self._order = np.argsort(cell, kind="stable")  # hours grouped by cell, for per-cell sums
-        self._present, self._starts = np.unique(cell[self._order], return_index=True)
-        rows = np.repeat(np.arange(n), width)
-        columns = (cell[:, None] * width + np.arange(width)).ravel()
         self.years = years
-        self.X = sparse.csr_matrix((basis.ravel(), (rows, columns)), shape=(n, CELLS * width))
+        self._X: sparse.csr_matrix | None = None
+        self._shared = shared if shared is not None else {}  # X is the same for designs over the same hours
         self.S = steps
-        self.n_params = 1 + self.X.shape[1] + steps.shape[1]
+        self.n_params = 1 + CELLS * width + steps.shape[1]
+        self._linear_fit: tuple[np.ndarray, np.ndarray] | None = None
+
+    @property
+    def X(self) -> sparse.csr_matrix:
+        """Hours x (cells x harmonics), sparse; built when first needed (a structure screening never does)."""
+        if self._X is None:
+            self._X = self._shared.get("X")
+        if self._X is None:
+            n, width = len(self.years), self.width
+            rows = np.repeat(np.arange(n), width)
+            columns = (self.cell[:, None] * width + np.arange(width)).ravel()
+            self._X = sparse.csr_matrix((self.basis.ravel(), (rows, columns)), shape=(n, CELLS * width))
+            self._shared["X"] = self._X
+        return self._X
+
+    def _shape(self, beta: np.ndarray) -> np.ndarray:
+        """``X @ beta`` for one parameter vector: each hour's own cell's harmonics, summed in the same
+        order as the sparse product, so the values are the same whether or not ``X`` was built."""
+        if self._X is not None:
+            return self._X @ beta
+        cells = beta.reshape(CELLS, self.width)[self.cell]
+        shape = self.basis[:, 0] * cells[:, 0]
+        for k in range(1, self.width):
+            shape += self.basis[:, k] * cells[:, k]
+        return shape
 
     def _split(self, params: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        p = self.X.shape[1]
+        p = CELLS * self.width
         return params[..., 0], params[..., 1 : 1 + p], params[..., 1 + p :]
 
     def profile(self, params: np.ndarray) -> np.ndarray:
         """X beta: the daily profile's value at each hour before growth (1-D params only)."""
-        return self.X @ self._split(np.asarray(params, dtype=float))[1]
+        return self._shape(self._split(np.asarray(params, dtype=float))[1])
 
     def mean(self, kind: str, params: np.ndarray) -> np.ndarray:
         """Expected load for one parameter vector (1-D) or many draws (2-D, one row per draw)."""
         params = np.asarray(params, dtype=float)
         rate, beta, delta = self._split(params)
         if params.ndim == 1:
-            shape = self.X @ beta
+            shape = self._shape(beta)
             base = shape + rate * self.years if kind == "linear" else np.exp(rate * self.years) * shape
             return base + self.S @ delta
-        shape = (self.X @ beta.T).T  # draws x hours
+        # Built in place in draws x hours order (the sparse product comes out hours x draws): the same
+        # operations as ``shape + rate * years`` (or ``exp(rate * years) * shape``) plus the steps, without
+        # the temporaries and the strided passes over a transposed array.
+        shape = (self.X @ beta.T).T
+        base = np.multiply(rate[:, None], self.years[None, :])
         if kind == "linear":
-            base = shape + rate[:, None] * self.years[None, :]
+            base += shape
         else:
-            base = np.exp(rate[:, None] * self.years[None, :]) * shape
-        return base + delta @ self.S.T
+            np.exp(base, out=base)
+            base *= shape
+        if self.S.shape[1]:
+            base += delta @ self.S.T
+        return base
 
     def jacobian(self, kind: str, params: np.ndarray) -> sparse.csr_matrix:
         """Derivatives of the mean by each parameter, sparse (hours x parameters)."""
@@ -85,8 +138,12 @@ class ProfileDesign:
 
     def fit(self, kind: str, target: np.ndarray) -> np.ndarray:
         """Least-squares parameters; compound growth by Gauss-Newton from the linear fit."""
-        ones = np.ones_like(self.years)
-        linear = self._solve(self.years, ones, target)
+        last = self._linear_fit  # the same target again (a fit's steps share designs) gets the same answer
+        if last is not None and np.array_equal(last[0], target):
+            linear = last[1].copy()
+        else:
+            linear = self._solve(self.years, np.ones_like(self.years), target)
+            self._linear_fit = (np.array(target, dtype=float), linear.copy())
         if kind == "linear":
             return linear
         level = float(np.mean(self.profile(linear)))
@@ -114,7 +171,12 @@ class ProfileDesign:
         rhs = np.zeros((cells, w))
         if len(self._order):
             part, order = weighted[self._order], self._order
-            blocks[self._present] = np.add.reduceat(part[:, :, None] * part[:, None, :], self._starts)
+            # The blocks are symmetric: sum the products on and above the diagonal only and mirror them
+            # (the same products in the same order, so the same values, in less than half the time).
+            upper, lower = np.triu_indices(w)
+            sums = np.add.reduceat(np.take(part, upper, axis=1) * np.take(part, lower, axis=1), self._starts)
+            blocks[self._present[:, None], upper, lower] = sums
+            blocks[self._present[:, None], lower, upper] = sums
             cross[self._present] = np.add.reduceat(part[:, :, None] * dense[order][:, None, :], self._starts)
             rhs[self._present] = np.add.reduceat(part * target[order][:, None], self._starts)
         ridge = 1e-9 * max(float(np.mean(np.trace(blocks, axis1=1, axis2=2))) / w, 1e-12)
