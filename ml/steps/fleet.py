@@ -213,9 +213,15 @@ def write_outputs(
     out: Path, report: pd.DataFrame, errors: pd.DataFrame, packed: dict[str, np.ndarray], manifest: dict[str, object]
 ) -> None:
     out.mkdir(parents=True, exist_ok=True)
+    np.savez_compressed(out / MODEL, **packed)  # type: ignore[arg-type]  # numpy's stub mistypes **arrays
+    write_reports(out, report, errors, manifest)
+
+
+def write_reports(out: Path, report: pd.DataFrame, errors: pd.DataFrame, manifest: dict[str, object]) -> None:
+    """Everything but the model artifact: the merge writes these again once the version is known, and
+    does not compress every transformer's state a second time."""
     neutralized(report).to_csv(out / REPORT, index=False)  # ids and messages come from user files
     neutralized(errors).to_csv(out / ERRORS, index=False)
-    np.savez_compressed(out / MODEL, **packed)  # type: ignore[arg-type]  # numpy's stub mistypes **arrays
     (out / MANIFEST).write_text(json.dumps(manifest, indent=2) + "\n")
     figure = fleet_risk_figure(report)
     figure.savefig(out / CHART, dpi=110)  # type: ignore[attr-defined]
@@ -322,7 +328,7 @@ def merge_fleet(parts: list[Path], out: Path, pipeline_run_id: str | None = None
             )
             manifest["model_version"] = registered.version
             report["model_version"] = report["model_version"].fillna(registered.version).replace("", registered.version)
-            write_outputs(out, report, errors, packed, manifest)
+            write_reports(out, report, errors, manifest)
         mlflow.log_params({"parts": ", ".join(map(str, folders))[:6000], "shards": len(folders), "fleet": fleet})
         log_outputs(out, manifest)
     return manifest | {"out": str(out)}
