@@ -16,7 +16,6 @@ from pathlib import Path
 
 import mlflow
 import numpy as np
-from mlflow.exceptions import MlflowException
 from mlflow.tracking import MlflowClient
 
 from ml.fleet import Champion as FleetMember
@@ -29,6 +28,7 @@ from ml.steps.model_store import (
     Champion,
     LineageError,
     champion,
+    create_version,
     mark_promoted,
 )
 from ml.steps.registry import DECISION_TAG, PENDING, model_name, promotion_lock
@@ -37,7 +37,6 @@ from ml.steps.tracking import lock_dir
 FLEET_TAG = "gridcast.fleet"
 """On every fleet model version: the fleet's name (a transformer's versions carry ``transformer_id``)."""
 MODEL_FILE = "fleet_model.npz"
-_ALREADY_EXISTS = ("RESOURCE_ALREADY_EXISTS", "ALREADY_EXISTS")
 
 
 class ChampionMovedError(RuntimeError):
@@ -92,7 +91,6 @@ def register_fleet_version(model_file: Path, fleet: str, judged_against: str | N
     champion in place; ``ml.steps recover`` closes such versions.
     """
     name = fleet_model_name(fleet)
-    client = MlflowClient()
     with promotion_lock(lock_dir(), name):
         current = champion(name)
         if (current.version if current else None) != judged_against:
@@ -101,21 +99,9 @@ def register_fleet_version(model_file: Path, fleet: str, judged_against: str | N
                 f"while this run judged against {judged_against or 'no champion'}; nothing was registered, "
                 "run the fleet again"
             )
-        try:
-            client.create_registered_model(name, description=f"gridcast models of fleet {fleet}")
-        except MlflowException as exc:
-            if exc.error_code not in _ALREADY_EXISTS:
-                raise
         mlflow.log_artifact(str(model_file), artifact_path=MODEL_ARTIFACT_PATH)
-        run = mlflow.active_run()
-        assert run is not None, "register_fleet_version runs inside the merge step's run"
         version_tags = {FLEET_TAG: fleet, DECISION_TAG: PENDING, MODEL_SHA_TAG: sha256(model_file), **tags}
-        version = client.create_model_version(
-            name, source=mlflow.get_artifact_uri(MODEL_ARTIFACT_PATH), run_id=run.info.run_id, tags=version_tags
-        )
-        for key, value in version_tags.items():  # a store that ignores tags on creation still gets them
-            if version.tags.get(key) != value:
-                client.set_model_version_tag(name, version.version, key, value)
+        version = create_version(name, f"gridcast models of fleet {fleet}", version_tags)
         promotion = 1 if current is None else current.promotion + 1
         mark_promoted(name, str(version.version), promotion)
     return Champion(str(version.version), promotion)

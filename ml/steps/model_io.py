@@ -115,8 +115,7 @@ def load_estimator(directory: Path, expected_sha256: str | None = None) -> Seaso
         _check_value(directory, name, value)
         setattr(model, name, value)
     for name, array in arrays.items():
-        if not np.issubdtype(array.dtype, np.number) or not np.isfinite(array).all():
-            raise ModelFormatError(f"{directory}: fitted array {name} holds non-finite or non-numeric values")
+        _check_array(directory, name, array)
         setattr(model, name, array)
     _check_fitted(directory, model)
     return model
@@ -124,23 +123,18 @@ def load_estimator(directory: Path, expected_sha256: str | None = None) -> Seaso
 
 def check_rebuilt(where: str, model: SeasonalTrendForecaster) -> None:
     """The checks :func:`load_estimator` makes, for a fit rebuilt from another container (a fleet's
-    artifact): parameters within bounds, plain finite values, numeric finite arrays, a fitted model."""
-    origin = Path(where)
-    _build(origin, model.get_params())
+    artifact), short of the probe forecast: parameters within bounds, plain finite values, numeric
+    finite arrays, a fitted model with a sane growth-form mix."""
+    _build(where, model.get_params())
     for name, value in vars(model).items():
         if isinstance(value, np.ndarray):
-            if not np.issubdtype(value.dtype, np.number) or not np.isfinite(value).all():
-                raise ModelFormatError(f"{where}: fitted array {name} holds non-finite or non-numeric values")
+            _check_array(where, name, value)
         else:
-            _check_value(origin, name, value)
-    coef, sigma = getattr(model, "coef_", None), getattr(model, "sigma_", None)
-    if not isinstance(coef, np.ndarray) or coef.ndim != 1 or not coef.any():
-        raise ModelFormatError(f"{where}: coefficients missing or all zero; this is not a fitted model")
-    if not isinstance(sigma, int | float) or not sigma > 0:
-        raise ModelFormatError(f"{where}: residual spread sigma_={sigma!r} must be a positive number")
+            _check_value(where, name, value)
+    _check_state(where, model)
 
 
-def _build(directory: Path, params: object) -> SeasonalTrendForecaster:
+def _build(directory: Path | str, params: object) -> SeasonalTrendForecaster:
     """The estimator from its stored parameters, each a plain value within its bounds."""
     if not isinstance(params, dict):
         raise ModelFormatError(f"{directory}: parameters missing from {STATE_FILE}")
@@ -160,7 +154,7 @@ def _build(directory: Path, params: object) -> SeasonalTrendForecaster:
     return model
 
 
-def _check_value(directory: Path, name: str, value: object) -> None:
+def _check_value(directory: Path | str, name: str, value: object) -> None:
     """Stored scalars are plain JSON values, and every number is finite."""
     if isinstance(value, float) and not math.isfinite(value):
         raise ModelFormatError(f"{directory}: {name} is {value!r}; a fitted model holds finite numbers only")
@@ -172,18 +166,14 @@ def _check_value(directory: Path, name: str, value: object) -> None:
             _check_value(directory, name, item)
 
 
+def _check_array(where: Path | str, name: str, array: np.ndarray) -> None:
+    if not np.issubdtype(array.dtype, np.number) or not np.isfinite(array).all():
+        raise ModelFormatError(f"{where}: fitted array {name} holds non-finite or non-numeric values")
+
+
 def _check_fitted(directory: Path, model: SeasonalTrendForecaster) -> None:
     """The rebuilt model must look fitted and forecast finite, non-degenerate loads."""
-    coef = getattr(model, "coef_", None)
-    if not isinstance(coef, np.ndarray) or coef.ndim != 1 or not coef.any():
-        raise ModelFormatError(f"{directory}: coefficients missing or all zero; this is not a fitted model")
-    sigma = getattr(model, "sigma_", None)
-    if not isinstance(sigma, int | float) or not sigma > 0:
-        raise ModelFormatError(f"{directory}: residual spread sigma_={sigma!r} must be a positive number")
-    try:
-        model.check_trend_weights()  # optional: models saved before forms were mixed have none
-    except ValueError as exc:
-        raise ModelFormatError(f"{directory}: {exc}") from None
+    _check_state(directory, model)
     try:
         end = pd.Timestamp(model.fitted_until_)
         probe = model.predict_interval(pd.date_range(end, periods=PROBE_HOURS, freq="h"))
@@ -191,6 +181,20 @@ def _check_fitted(directory: Path, model: SeasonalTrendForecaster) -> None:
         raise ModelFormatError(f"{directory}: the stored arrays do not form a working model ({exc})") from None
     if not np.isfinite(probe[["predicted_kw", "lower_kw", "upper_kw"]].to_numpy()).all():
         raise ModelFormatError(f"{directory}: the stored model forecasts non-finite loads")
+
+
+def _check_state(where: Path | str, model: SeasonalTrendForecaster) -> None:
+    """Fitted coefficients, a positive residual spread, and a growth-form mix that can be simulated."""
+    coef = getattr(model, "coef_", None)
+    if not isinstance(coef, np.ndarray) or coef.ndim != 1 or not coef.any():
+        raise ModelFormatError(f"{where}: coefficients missing or all zero; this is not a fitted model")
+    sigma = getattr(model, "sigma_", None)
+    if not isinstance(sigma, int | float) or not sigma > 0:
+        raise ModelFormatError(f"{where}: residual spread sigma_={sigma!r} must be a positive number")
+    try:
+        model.check_trend_weights()  # optional: models saved before forms were mixed have none
+    except ValueError as exc:
+        raise ModelFormatError(f"{where}: {exc}") from None
 
 
 class PyfuncModel:

@@ -55,21 +55,29 @@ class Champion:
 
 def register_version(model_dir: Path, name: str, transformer_id: str, extra_tags: dict[str, str]) -> ModelVersion:
     """Log ``model_dir`` under the active run and register it as a new, pending version of ``name``."""
-    client = MlflowClient()
     mlflow.log_artifacts(str(model_dir), artifact_path=MODEL_ARTIFACT_PATH)
-    try:
-        client.create_registered_model(name, description=f"gridcast load forecaster of transformer {transformer_id}")
-    except MlflowException as exc:
-        if exc.error_code not in _ALREADY_EXISTS:  # a concurrent train created it first: fine
-            raise
-    run = mlflow.active_run()
-    assert run is not None, "register_version runs inside the train step's run"
     tags = {
         TRANSFORMER_TAG: transformer_id,
         DECISION_TAG: PENDING,
         MODEL_SHA_TAG: fingerprint(estimator_dir(model_dir)),
         **extra_tags,
     }
+    return create_version(name, f"gridcast load forecaster of transformer {transformer_id}", tags)
+
+
+def create_version(name: str, description: str, tags: dict[str, str]) -> ModelVersion:
+    """Register what the active run logged under ``model/`` as a new version of ``name`` (created if new).
+
+    Shared by a transformer's model and a fleet's: the same two registry calls, each in Azure ML's matrix.
+    """
+    client = MlflowClient()
+    try:
+        client.create_registered_model(name, description=description)
+    except MlflowException as exc:
+        if exc.error_code not in _ALREADY_EXISTS:  # a concurrent run created it first: fine
+            raise
+    run = mlflow.active_run()
+    assert run is not None, "a version is registered inside the step's run"
     version = client.create_model_version(
         name, source=mlflow.get_artifact_uri(MODEL_ARTIFACT_PATH), run_id=run.info.run_id, tags=tags
     )
