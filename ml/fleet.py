@@ -6,9 +6,8 @@ where the work happens and the parent never holds the whole fleet's text at once
 
 Per transformer the work is kept lean: the design over the horizon is built once (by
 :meth:`SeasonalTrendForecaster.draw_sampler`) and serves the point forecast and every coefficient
-draw; no interval frame is built. The expected overload hours are computed exactly in expectation,
-``sum_t Phi((mu_t - limit) / sigma)`` per draw (the noise's AR(1) memory does not change a mean),
-rather than by simulating the noise: same expectation, no noise paths.
+draw; no interval frame is built. The simulation is the single run's (:func:`ml.uncertainty.simulate_overload`),
+with float32 paths.
 
 Failure rule: one transformer's bad data (or a fit that cannot be made) is recorded as a
 :class:`TransformerFailure` and the rest of the fleet goes on; the caller decides what a run with
@@ -41,8 +40,6 @@ from ml.validation import DataPolicy, DataValidationError, validate_load
 ID = "transformer_id"
 LIMIT = "limit_kw"
 FLEET_DRAWS = 100
-CHUNK = 50
-NEAR_SIGMAS = 6.0  # hours further than this below the limit contribute nothing to expected overload hours
 REPORT_COLUMNS = [
     "rank",
     ID,
@@ -241,7 +238,7 @@ def forecast_one(
     point = sampler(model.coef_)[0]
     over = point > limit_kw
     simulation = simulate_overload(
-        model, horizon, limit_kw, draws, _seed(transformer_id), CHUNK, np.float32, NEAR_SIGMAS, sampler
+        model, horizon, limit_kw, draws, _seed(transformer_id), sampler=sampler, dtype=np.float32
     )
     peak = float(point.max())
     summary = simulation_summary(simulation)

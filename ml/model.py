@@ -13,7 +13,6 @@ hours honestly, and keeps the residual spread per local hour, day type and seaso
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Protocol
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -48,7 +47,7 @@ SHIFT_PASSES = 2  # detect, refit the season with the steps, detect again
 STRUCTURES = ("fourier", "profile")
 STRUCTURE_MARGIN = 10.0
 """BIC points the profile (hundreds of parameters) must win by: "very strong evidence" (Kass & Raftery)."""
-RECENT_CLOCKS = 4  # a fit's history and its horizon, and the next transformer's
+RECENT_CLOCKS = 8  # a fit's history and its horizon, and the next transformer's
 _recent_clocks: list[tuple[pd.DatetimeIndex, tuple[str | None, str | None], Clock]] = []
 
 
@@ -96,6 +95,8 @@ class Clock:
         """The hours selected by ``mask``; the same mask as last time gives the same clock object back
         (a fit takes its usable hours several times, and designs built on them are then shared)."""
         mask = np.asarray(mask)
+        if mask.dtype == bool and len(mask) == len(self.hours) and mask.all():
+            return self  # every hour usable (the common case): the same clock, its designs shared
         last = self.__dict__.get("_taken")
         if last is not None and last[0].dtype == mask.dtype and np.array_equal(last[0], mask):
             return last[1]
@@ -144,7 +145,7 @@ class Design(Protocol):
     n_params: int
 
     def fit(self, kind: str, target: np.ndarray) -> np.ndarray: ...
-    def mean(self, kind: str, params: np.ndarray) -> np.ndarray: ...
+    def mean(self, kind: str, params: np.ndarray, hours: np.ndarray | None = None) -> np.ndarray: ...
     def variance(self, kind: str, params: np.ndarray, cov: np.ndarray) -> np.ndarray: ...
     def gram(self, kind: str, params: np.ndarray) -> np.ndarray: ...
     def profile(self, params: np.ndarray) -> np.ndarray: ...
@@ -165,23 +166,38 @@ class FourierDesign:
             self._columns = np.column_stack([np.ones_like(self.years), self.years, self.linear])
         return self._columns
 
-    def mean(self, kind: str, params: np.ndarray) -> np.ndarray:
-        """Expected load for one parameter vector (1-D) or many draws (2-D, one row per draw)."""
+    def mean(self, kind: str, params: np.ndarray, hours: np.ndarray | None = None) -> np.ndarray:
+        """Expected load for one parameter vector (1-D) or many draws (2-D, one row per draw); with
+        ``hours`` (positions), at those hours only (the draws' case: the hours a simulation needs)."""
         params = np.asarray(params, dtype=float)
         if params.ndim == 1:
             return trend_value(kind, params[0], params[1], self.years) + self.linear @ params[2:]
         if kind == "linear":  # one matrix product straight into the result: no draws x hours temporaries
-            return params @ self.columns().T
-        out = params[:, 2:] @ self.linear.T
-        out += trend_value(kind, params[:, :1], params[:, 1:2], self.years[None, :])
+            return params @ (self.columns() if hours is None else self.columns()[hours]).T
+        linear, years = (self.linear, self.years) if hours is None else (self.linear[hours], self.years[hours])
+        out = params[:, 2:] @ linear.T
+        out += trend_value(kind, params[:, :1], params[:, 1:2], years[None, :])
         return out
 
+    def deviation_bound(self, kind: str, params: np.ndarray, centre: np.ndarray) -> np.ndarray | None:
+        """Per hour, a bound no draw in ``params`` (2-D) can exceed on ``|mean(draw) - mean(centre)|``:
+        the triangle inequality, ``|x_h| . max_d |params_d - centre|``. Only for linear growth (the
+        compounding trend is not linear in its parameters): None otherwise."""
+        if kind != "linear":
+            return None
+        spread = np.abs(np.asarray(params, dtype=float) - centre).max(axis=0)
+        return np.abs(self.columns()) @ spread
+
     def jacobian(self, kind: str, params: np.ndarray) -> np.ndarray:
+        """Derivatives of the mean by each parameter (hours x parameters); for linear growth the columns
+        themselves (do not modify it)."""
+        if kind == "linear":
+            return self.columns()
         return np.column_stack([trend_jacobian(kind, params[0], params[1], self.years), self.linear])
 
     def variance(self, kind: str, params: np.ndarray, cov: np.ndarray) -> np.ndarray:
         jac = self.jacobian(kind, params)
-        return np.einsum("ij,jk,ik->i", jac, cov, jac)
+        return np.einsum("ij,ij->i", jac @ cov, jac)  # a matrix product first: eight times the three-way einsum
 
     def gram(self, kind: str, params: np.ndarray) -> np.ndarray:
         jac = self.jacobian(kind, params)
@@ -550,20 +566,11 @@ class SeasonalTrendForecaster(RegressorMixin, BaseEstimator):
         check_is_fitted(self, "coef_")
         return self._design(self._clock(X)).mean(self.runner_up_trend_, self.runner_up_coef_)
 
-    def draw_sampler(self, X: object) -> Callable[..., np.ndarray]:
-        """A function from coefficient draws (draws x parameters) to expected loads (draws x hours).
-
-        The design over ``X`` is built once, so a simulation in chunks pays for it once; its optional
-        second argument names the growth form (default the chosen one), so the runner-up's draws
-        share the same design.
-        """
+    def draw_sampler(self, X: object) -> DrawSampler:
+        """Coefficient draws to expected loads over ``X``, the design built once (see :class:`DrawSampler`)."""
         check_is_fitted(self, "coef_")
-        design = self._design(self._clock(X))
-
-        def expected(coefficients: np.ndarray, kind: str | None = None) -> np.ndarray:
-            return design.mean(kind or self.trend_, np.atleast_2d(coefficients))
-
-        return expected
+        clock = self._clock(X)
+        return DrawSampler(self._design(clock), self.trend_, len(clock.hours))
 
     def hourly_sigma(self, X: object) -> np.ndarray:
         """Each hour's noise in kW: the spread of its local hour, day type and season.
@@ -632,6 +639,44 @@ class SeasonalTrendForecaster(RegressorMixin, BaseEstimator):
             {"at": (EPOCH + pd.Timedelta(hours=float(at))).isoformat(), "size_kw": round(float(size), 3)}
             for at, size in zip(self.level_shift_hours_, sizes, strict=True)
         ]
+
+
+class DrawSampler:
+    """From coefficient draws (draws x parameters) to expected loads (draws x hours) over one horizon.
+
+    The horizon's design is built once, so the point forecast and a simulation pay for it once;
+    ``kind`` names the growth form (default the chosen one), so the runner-up's draws share the
+    design; ``hours`` (positions) restricts the loads to the hours a simulation still needs.
+    """
+
+    ROUNDING = 1e-5
+    """Relative slack of :meth:`reachable`: covers the rounding of paths kept in float32."""
+
+    def __init__(self, design: Design, trend: str, n_hours: int):
+        self.design, self.trend, self.n_hours = design, trend, n_hours
+
+    def __call__(
+        self, coefficients: np.ndarray, kind: str | None = None, hours: np.ndarray | None = None
+    ) -> np.ndarray:
+        return self.design.mean(kind or self.trend, np.atleast_2d(coefficients), hours)
+
+    def reachable(self, coefficients: np.ndarray, level: float, kind: str | None = None) -> np.ndarray:
+        """The hours (positions) at which some of these draws' expected load may exceed ``level``:
+        every hour, unless the design bounds all draws at once (linear growth on Fourier cycles)."""
+        kind, coefficients = kind or self.trend, np.atleast_2d(coefficients)
+        centre = coefficients.mean(axis=0)
+        bound_of = getattr(self.design, "deviation_bound", None)
+        bound = bound_of(kind, coefficients, centre) if bound_of is not None else None
+        if bound is None:
+            return np.arange(self.n_hours)
+        middle = self.design.mean(kind, centre[None, :])[0]
+        slack = self.ROUNDING * (np.abs(middle) + bound + abs(level)) + 1e-9
+        return np.flatnonzero(middle + bound + slack > level)
+
+    def moments(self, coef: np.ndarray, cov: np.ndarray, kind: str | None = None) -> tuple[np.ndarray, np.ndarray]:
+        """Each hour's expected load at ``coef`` and its variance through the coefficients' ``cov``."""
+        kind = kind or self.trend
+        return self.design.mean(kind, coef), self.design.variance(kind, coef, np.asarray(cov))
 
 
 def _solve(design: np.ndarray, target: np.ndarray) -> np.ndarray:

@@ -103,26 +103,30 @@ class ProfileDesign:
         """X beta: the daily profile's value at each hour before growth (1-D params only)."""
         return self._shape(self._split(np.asarray(params, dtype=float))[1])
 
-    def mean(self, kind: str, params: np.ndarray) -> np.ndarray:
-        """Expected load for one parameter vector (1-D) or many draws (2-D, one row per draw)."""
+    def mean(self, kind: str, params: np.ndarray, hours: np.ndarray | None = None) -> np.ndarray:
+        """Expected load for one parameter vector (1-D) or many draws (2-D, one row per draw); with
+        ``hours`` (positions), at those hours only (the draws' case: the hours a simulation needs)."""
         params = np.asarray(params, dtype=float)
         rate, beta, delta = self._split(params)
         if params.ndim == 1:
             shape = self._shape(beta)
             base = shape + rate * self.years if kind == "linear" else np.exp(rate * self.years) * shape
             return base + self.S @ delta
+        X, years, S = (
+            (self.X, self.years, self.S) if hours is None else (self.X[hours], self.years[hours], self.S[hours])
+        )
         # Built in place in draws x hours order (the sparse product comes out hours x draws): the same
         # operations as ``shape + rate * years`` (or ``exp(rate * years) * shape``) plus the steps, without
         # the temporaries and the strided passes over a transposed array.
-        shape = (self.X @ beta.T).T
-        base = np.multiply(rate[:, None], self.years[None, :])
+        shape = (X @ beta.T).T
+        base = np.multiply(rate[:, None], years[None, :])
         if kind == "linear":
             base += shape
         else:
             np.exp(base, out=base)
             base *= shape
-        if self.S.shape[1]:
-            base += delta @ self.S.T
+        if S.shape[1]:
+            base += delta @ S.T
         return base
 
     def jacobian(self, kind: str, params: np.ndarray) -> sparse.csr_matrix:

@@ -8,37 +8,44 @@ draws mix both forms by their BIC weights (``model.trend_weights_``): a fixed, s
 draws (``draws * w`` rounded half up) come from the runner-up form, its own coefficients and covariance on
 the same horizon design, so the P10-P90 still holds the truth when the chosen form is the wrong one.
 A runner-up weight under 1% (:data:`ml.trend.MIN_MIX_WEIGHT`) gives it no draws: the result is
-then exactly the chosen form's. Expected overload hours add the hourly noise (each hour's own
-residual spread, by local hour, day type and season), because it is the hours the transformer
-actually sees that count.
+then exactly the chosen form's.
 
-Draws are processed in chunks so memory stays bounded (a 100 x 43,824 grid of floats would be
-35 MB at once; a chunk of 25 is 9 MB).
+Expected overload hours add the hourly noise (each hour's own residual spread, by local hour, day
+type and season), because it is the hours the transformer actually sees that count. They are
+computed in closed form per growth form (the normal identity, see :func:`_expected_hours_over`),
+weighted by the forms' shares of the draws: the value the average over draws tends to.
+
+Paths are built only at the hours some draw can reach the limit, in blocks of hours from the start
+of the horizon, and only for the draws that have not crossed yet, so memory stays bounded by a block
+and a transformer far from its limit (or over it early) costs little.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
 from scipy import special
 
+if TYPE_CHECKING:
+    from ml.model import DrawSampler
+
 DRAWS = 100  # as in the calibration test; P10/P90 are the 10th and 90th of 100 ordered draws
-CHUNK = 25
+BLOCK_HOURS = 2048  # hours of paths built at a time: 100 draws x 2,048 hours of float64 is 1.6 MB
 SEED = 20250101
 CHOLESKY_ABOVE = 64  # coefficients
-NEAR_SIGMAS = 8.0  # hours further below the limit add under 1e-15 hours each
 
 
 @dataclass(frozen=True)
 class OverloadSimulation:
-    """Per draw: first hour the expected load is over the limit (-1 for none); expected hours over it."""
+    """Per draw, the first hour the expected load is over the limit (-1 for none); and the expected
+    hours over it across the futures, hourly noise included."""
 
     stamps: pd.DatetimeIndex
     first_index: np.ndarray
-    overload_hours: np.ndarray
+    hours_over: float
 
     def first_overload_quantile(self, q: float) -> str | None:
         """The q-quantile of the first-overload time; None when it lies beyond the horizon."""
@@ -50,16 +57,19 @@ class OverloadSimulation:
 
     def p_overload_by_year_end(self) -> dict[str, float]:
         """Share of draws with a first overload on or before 31 December of each year in the horizon."""
+        if not len(self.stamps):
+            return {}
         firsts = np.where(self.first_index < 0, len(self.stamps), self.first_index)
-        result = {}
-        for year in sorted(set(self.stamps.year)):
-            last_of_year = int(np.searchsorted(self.stamps, pd.Timestamp(year + 1, 1, 1), side="left")) - 1
-            result[str(year)] = round(float(np.mean(firsts <= last_of_year)), 4)
-        return result
+        years = range(self.stamps[0].year, self.stamps[-1].year + 1)  # the stamps are ordered
+        year_ends = pd.DatetimeIndex([pd.Timestamp(year + 1, 1, 1) for year in years], tz=self.stamps.tz)
+        last_of_year = np.searchsorted(self.stamps, year_ends, side="left") - 1
+        return {
+            str(year): round(float(np.mean(firsts <= last)), 4) for year, last in zip(years, last_of_year, strict=True)
+        }
 
     @property
     def expected_overload_hours(self) -> float:
-        return round(float(self.overload_hours.mean()), 1)
+        return round(float(self.hours_over), 1)
 
 
 def draw_coefficients(mean: np.ndarray, cov: np.ndarray, draws: int, seed: int | list[int]) -> np.ndarray:
@@ -81,32 +91,63 @@ def simulate_overload(
     limit_kw: float,
     draws: int = DRAWS,
     seed: int | list[int] = SEED,
-    chunk: int = CHUNK,
+    block_hours: int = BLOCK_HOURS,
     dtype: type = np.float64,
-    near_sigmas: float = NEAR_SIGMAS,
-    sampler: Callable[..., np.ndarray] | None = None,
+    sampler: DrawSampler | None = None,
 ) -> OverloadSimulation:
     """Simulate ``draws`` futures of a fitted :class:`~ml.model.SeasonalTrendForecaster` over ``stamps``.
 
     The one simulator of the single-transformer report and the fleet: the fleet passes ``float32``
-    paths (half the memory) and the ``sampler`` it already built for its point forecast. Each hour's
-    noise is its own (``model.hourly_sigma``: by local hour, day type and season), because overloads
-    happen at the peaks and the peaks are the noisiest hours. The first draws are the chosen growth
-    form's, the last ``round(draws * w_runner_up)`` the runner-up's (see the module docstring); a
-    ``sampler`` must then accept the form as its second argument, as ``draw_sampler``'s does.
+    paths (half the memory) and the ``sampler`` it already built for its point forecast. The first
+    draws are the chosen growth form's, the last ``round(draws * w_runner_up)`` the runner-up's (see
+    the module docstring); a ``sampler`` must accept the form as its second argument and the hours
+    as its third, as ``draw_sampler``'s does. Paths are built ``block_hours`` at a time, from the
+    start of the horizon, for the draws that have not crossed yet (memory is bounded by the block).
     """
-    first = np.empty(draws, dtype=np.int64)
-    hours_over = np.zeros(draws, dtype=float)
     expected = sampler or model.draw_sampler(stamps)  # type: ignore[attr-defined]
-    sigma = np.maximum(model.hourly_sigma(stamps), 1e-9).astype(dtype)  # type: ignore[attr-defined]
-    at = 0
-    for kind, coefficients in _draws_by_form(model, draws, seed):
-        for lo in range(0, len(coefficients), chunk):
-            block = coefficients[lo : lo + chunk]
-            paths: np.ndarray = (expected(block) if kind is None else expected(block, kind)).astype(dtype, copy=False)
-            first[at : at + len(paths)], hours_over[at : at + len(paths)] = _score(paths, limit_kw, sigma, near_sigmas)
-            at += len(paths)
+    sigma = np.maximum(model.hourly_sigma(stamps), 1e-9)  # type: ignore[attr-defined]
+    first = np.full(draws, -1, dtype=np.int64)
+    hours_over, at = 0.0, 0
+    for form in _draws_by_form(model, draws, seed):
+        n = len(form.draws)
+        first[at : at + n] = _first_crossings(expected, form, limit_kw, block_hours, dtype)
+        hours_over += n / draws * _expected_hours_over(expected, form, limit_kw, sigma)
+        at += n
     return OverloadSimulation(pd.DatetimeIndex(stamps), first, hours_over)
+
+
+def _first_crossings(expected: DrawSampler, form: Form, limit_kw: float, block_hours: int, dtype: type) -> np.ndarray:
+    """Per draw, the first hour its expected load is over the limit (-1: never).
+
+    Only the hours some draw can reach the limit at are built (the sampler's envelope bounds every
+    draw at once; an hour below it cannot be a crossing), in time order, block by block, for the
+    draws still below: a draw is done at its first crossing. The answer is the one over every hour."""
+    hours = expected.reachable(form.draws, limit_kw, form.kind)  # type: ignore[attr-defined]
+    first = np.full(len(form.draws), -1, dtype=np.int64)
+    pending = np.arange(len(form.draws))
+    for lo in range(0, len(hours), block_hours):
+        block = hours[lo : lo + block_hours]
+        paths: np.ndarray = expected(form.draws[pending], form.kind, block).astype(dtype, copy=False)
+        crossing = paths > limit_kw
+        crossed = crossing.any(axis=1)
+        first[pending[crossed]] = block[crossing[crossed].argmax(axis=1)]
+        pending = pending[~crossed]
+        if not len(pending):
+            break
+    return first
+
+
+def _expected_hours_over(expected: DrawSampler, form: Form, limit_kw: float, sigma: np.ndarray) -> float:
+    """Expected hours over the limit in this form's futures, hourly noise included, in closed form.
+
+    An hour's load is its expected load (normal through the coefficients, variance ``v_h``) plus
+    its own noise (``sigma_h``), so ``P(over) = Phi((mean_h - limit) / sqrt(sigma_h^2 + v_h))``
+    (the normal identity ``E[Phi(a + bZ)] = Phi(a / sqrt(1 + b^2))``); the hours add up. This is the
+    limit the average over coefficient draws tends to, without the draws' sampling noise and in
+    one pass over the hours; exact for linear growth, first order (the delta method, as the
+    intervals) for compounding growth. Noise memory changes the spread of the count, not its mean."""
+    mean, variance = expected.moments(form.coef, form.cov, form.kind)  # type: ignore[attr-defined]
+    return float(special.ndtr((mean - limit_kw) / np.sqrt(sigma**2 + variance)).sum())
 
 
 def runner_up_draws(model: object, draws: int) -> int:
@@ -115,39 +156,31 @@ def runner_up_draws(model: object, draws: int) -> int:
     return int(np.floor(draws * share + 0.5))
 
 
-def _draws_by_form(model: object, draws: int, seed: int | list[int]) -> list[tuple[str | None, np.ndarray]]:
-    """Coefficient draws per growth form: ``(None, chosen draws)`` then the runner-up's, if it has any.
+@dataclass(frozen=True)
+class Form:
+    """One growth form's share of a simulation: its fitted coefficients, their covariance, its draws."""
+
+    kind: str
+    coef: np.ndarray
+    cov: np.ndarray
+    draws: np.ndarray
+
+
+def _draws_by_form(model: object, draws: int, seed: int | list[int]) -> list[Form]:
+    """Coefficient draws per growth form: the chosen form's, then the runner-up's, if it has any.
 
     The chosen form's draws come from ``seed`` as they always did, the runner-up's from a seed of
     their own, so a decisive fit (no runner-up draws) reproduces the chosen-form-only numbers exactly.
     """
     n_runner_up = runner_up_draws(model, draws)
-    groups: list[tuple[str | None, np.ndarray]] = []
+    forms: list[Form] = []
+    m: Any = model
     if draws - n_runner_up:
-        groups.append((None, draw_coefficients(model.coef_, model.coef_cov_, draws - n_runner_up, seed)))  # type: ignore[attr-defined]
+        forms.append(
+            Form(m.trend_, m.coef_, m.coef_cov_, draw_coefficients(m.coef_, m.coef_cov_, draws - n_runner_up, seed))
+        )
     if n_runner_up:
         own_seed = [*seed, 1] if isinstance(seed, list | tuple) else [seed, 1]
-        runner_up = draw_coefficients(model.runner_up_coef_, model.runner_up_coef_cov_, n_runner_up, own_seed)  # type: ignore[attr-defined]
-        groups.append((model.runner_up_trend_, runner_up))  # type: ignore[attr-defined]
-    return groups
-
-
-def _score(paths: np.ndarray, limit_kw: float, sigma: np.ndarray, near_sigmas: float) -> tuple[np.ndarray, np.ndarray]:
-    """Per path: the first hour over the limit (-1 for none) and the expected hours over it.
-
-    Expected hours over the limit once hourly noise is added: the sum of each hour's exceedance
-    probability. Exact for any noise memory (autocorrelation changes the spread, not the mean).
-    Hours more than ``near_sigmas`` of their own noise below the limit in every draw add nothing; hours
-    that far above it in every draw add one each (both to within 1e-15 of an hour): only the band
-    between needs the normal CDF, which keeps a transformer far over its limit as cheap as one far under.
-    """
-    crossing = paths > limit_kw
-    first = np.where(crossing.any(axis=1), crossing.argmax(axis=1), -1)
-    margin = near_sigmas * sigma
-    surely_over = paths.min(axis=0) > limit_kw + margin
-    band = (paths.max(axis=0) > limit_kw - margin) & ~surely_over
-    hours_over = np.full(len(paths), float(surely_over.sum()))
-    if band.any():
-        z = ((paths[:, band] - limit_kw) / sigma[band]).astype(np.float64, copy=False)
-        hours_over += special.ndtr(z).sum(axis=1)  # scipy's float64 loop is faster than its float32 one
-    return first, hours_over
+        runner_up = draw_coefficients(m.runner_up_coef_, m.runner_up_coef_cov_, n_runner_up, own_seed)
+        forms.append(Form(m.runner_up_trend_, m.runner_up_coef_, m.runner_up_coef_cov_, runner_up))
+    return forms
