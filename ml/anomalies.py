@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import numpy as np
 import pandas as pd
+from scipy import ndimage
 
 FLATLINE_MIN_HOURS = 4
 """Real hourly peaks to two decimals repeat four times running essentially never; a stuck sensor does."""
@@ -58,6 +59,21 @@ def gross_outlier_mask(values: np.ndarray, threshold: float = GROSS_ROBUST_Z) ->
     values = np.asarray(values, dtype=float)
     if len(values) == 0:
         return np.zeros(0, dtype=bool)
-    local = pd.Series(values).rolling(GROSS_WINDOW_HOURS, center=True, min_periods=GROSS_WINDOW_HOURS // 4).median()
-    z = robust_z(values - local.to_numpy())
+    z = robust_z(values - centred_median(values, GROSS_WINDOW_HOURS))
     return np.abs(np.nan_to_num(z, nan=0.0)) > threshold
+
+
+def centred_median(values: np.ndarray, window: int) -> np.ndarray:
+    """Median of the ``window`` (odd) readings centred on each one, fewer at the ends (at least a quarter
+    of the window, else NaN), NaN readings skipped: pandas' centred rolling median. Without gaps it is
+    scipy's median filter inside (the median of an odd count is one of the readings, so the values are
+    the same) and the ends' shorter windows one by one: several times faster than pandas."""
+    half = window // 2
+    if window % 2 == 0 or len(values) <= window or np.isnan(values).any():
+        rolling = pd.Series(values).rolling(window, center=True, min_periods=window // 4)
+        return rolling.median().to_numpy()
+    out = ndimage.median_filter(values, size=window, mode="nearest")
+    for i in range(half):
+        out[i] = np.median(values[: i + half + 1])
+        out[len(values) - 1 - i] = np.median(values[len(values) - 1 - i - half :])
+    return out

@@ -13,6 +13,7 @@ hours honestly, and keeps the residual spread per local hour, day type and seaso
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Protocol
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -217,15 +218,19 @@ class FourierDesign:
             params = _solve(self.columns(), target)
             self._linear_fit = (np.array(target, dtype=float), params.copy())
             return params
-        # For a fixed rate the model is linear; project onto the complement of the linear columns
-        # once, so each trial rate costs one matrix-vector product instead of a new regression.
-        basis = _orthonormal_basis(linear)
-        y_perp = target - basis @ (basis.T @ target)
+        # For a fixed rate the model is linear: the residual sum of squares is what is left of the target
+        # after projecting out the linear columns and the growth column. Inner products of the parts
+        # orthogonal to the linear columns come from inner products minus those of the projections'
+        # coordinates, so each trial rate costs one matrix-vector product instead of a new regression.
+        coordinates = _span_coordinates(linear)
+        along_y = coordinates(target)
+        yy = float(target @ target - along_y @ along_y)
 
         def rss(rate: float) -> float:
             growth = np.exp(rate * years)
-            g_perp = growth - basis @ (basis.T @ growth)
-            return float(y_perp @ y_perp - (g_perp @ y_perp) ** 2 / (g_perp @ g_perp))
+            along_g = coordinates(growth)
+            gy = float(growth @ target - along_g @ along_y)
+            return yy - gy**2 / float(growth @ growth - along_g @ along_g)
 
         best = optimize.minimize_scalar(
             rss, bounds=(-MAX_LOG_GROWTH, MAX_LOG_GROWTH), method="bounded", options={"xatol": 1e-7}
@@ -689,17 +694,19 @@ def _solve(design: np.ndarray, target: np.ndarray) -> np.ndarray:
         return np.linalg.lstsq(design, target, rcond=None)[0]
 
 
-def _orthonormal_basis(columns: np.ndarray) -> np.ndarray:
-    """An orthonormal basis of the columns' span by Cholesky QR: ``Q = A R^-1`` with ``R`` the Cholesky
-    factor of ``A^T A``. The columns (cycles and 0/1 steps) are well-conditioned, so it spans the same space
-    as a Householder QR to rounding, at a third of the cost; a singular Gram matrix falls back to Householder."""
+def _span_coordinates(columns: np.ndarray) -> Callable[[np.ndarray], np.ndarray]:
+    """A function giving a vector's projection onto the columns' span, as coordinates in an orthonormal
+    basis of it (so inner products of projections are inner products of coordinates): ``R^-T A^T v`` with
+    ``R`` the Cholesky factor of ``A^T A``, never forming the basis. The columns (cycles and 0/1 steps)
+    are well-conditioned; a singular Gram matrix falls back to a Householder basis."""
     if not columns.shape[1]:
-        return np.empty((len(columns), 0))
+        return lambda vector: np.empty(0)
     try:
         upper = linalg.cholesky(columns.T @ columns)
     except linalg.LinAlgError:
-        return np.linalg.qr(columns)[0]
-    return linalg.solve_triangular(upper, columns.T, trans="T", check_finite=False).T
+        basis = np.linalg.qr(columns)[0]
+        return lambda vector: basis.T @ vector
+    return lambda vector: linalg.solve_triangular(upper, columns.T @ vector, trans="T", check_finite=False)
 
 
 def _inverse(gram: np.ndarray) -> np.ndarray:

@@ -146,7 +146,7 @@ class ProfileDesign:
         if last is not None and np.array_equal(last[0], target):
             linear = last[1].copy()
         else:
-            linear = self._solve(self.years, np.ones_like(self.years), target)
+            linear = self._solve(self.years, None, target)
             self._linear_fit = (np.array(target, dtype=float), linear.copy())
         if kind == "linear":
             return linear
@@ -163,28 +163,25 @@ class ProfileDesign:
                 break
         return params
 
-    def _solve(self, first: np.ndarray | None, scale: np.ndarray, target: np.ndarray) -> np.ndarray:
+    def _solve(self, first: np.ndarray | None, scale: np.ndarray | None, target: np.ndarray) -> np.ndarray:
         """Least squares on columns ``[first, scale * X, S]`` by blocks: the cells' Gram matrix is block
         diagonal (each hour touches one cell), so only the few dense columns (rate, steps) need a
-        Schur complement; 72 small solves instead of one of ~500 columns."""
+        Schur complement; 72 small solves instead of one of ~500 columns. ``scale`` None is no scaling:
+        the cells' blocks then depend on the hours alone and are built once for every design over them."""
         dense = self.S if first is None else np.column_stack([first, self.S])
         w, cells = self.width, CELLS
-        weighted = self.basis * scale[:, None]
-        blocks = np.zeros((cells, w, w))
+        weighted = self.basis if scale is None else self.basis * scale[:, None]
         cross = np.zeros((cells, w, dense.shape[1]))
         rhs = np.zeros((cells, w))
         if len(self._order):
             part, order = weighted[self._order], self._order
-            # The blocks are symmetric: sum the products on and above the diagonal only and mirror them
-            # (the same products in the same order, so the same values, in less than half the time).
-            upper, lower = np.triu_indices(w)
-            sums = np.add.reduceat(np.take(part, upper, axis=1) * np.take(part, lower, axis=1), self._starts)
-            blocks[self._present[:, None], upper, lower] = sums
-            blocks[self._present[:, None], lower, upper] = sums
             cross[self._present] = np.add.reduceat(part[:, :, None] * dense[order][:, None, :], self._starts)
             rhs[self._present] = np.add.reduceat(part * target[order][:, None], self._starts)
-        ridge = 1e-9 * max(float(np.mean(np.trace(blocks, axis1=1, axis2=2))) / w, 1e-12)
-        blocks += ridge * np.eye(w)  # a cell with no readings (no holiday yet) is held at zero
+        blocks = self._shared.get("blocks") if scale is None else None
+        if blocks is None:
+            blocks = self._blocks(weighted)
+            if scale is None:
+                self._shared["blocks"] = blocks
         solved_rhs = np.linalg.solve(blocks, rhs[..., None])[..., 0]
         solved_cross = np.linalg.solve(blocks, cross)
         schur = dense.T @ dense - np.einsum("cwq,cwr->qr", cross, solved_cross)
@@ -201,6 +198,22 @@ class ProfileDesign:
         if first is None:
             return np.concatenate([beta.ravel(), coef])
         return np.concatenate([coef[:1], beta.ravel(), coef[1:]])
+
+    def _blocks(self, weighted: np.ndarray) -> np.ndarray:
+        """The cells' Gram blocks of the weighted basis, with a tiny ridge (do not modify them)."""
+        w = self.width
+        blocks = np.zeros((CELLS, w, w))
+        if len(self._order):
+            part = weighted[self._order]
+            # The blocks are symmetric: sum the products on and above the diagonal only and mirror them
+            # (the same products in the same order, so the same values, in less than half the time).
+            upper, lower = np.triu_indices(w)
+            sums = np.add.reduceat(np.take(part, upper, axis=1) * np.take(part, lower, axis=1), self._starts)
+            blocks[self._present[:, None], upper, lower] = sums
+            blocks[self._present[:, None], lower, upper] = sums
+        ridge = 1e-9 * max(float(np.mean(np.trace(blocks, axis1=1, axis2=2))) / w, 1e-12)
+        blocks += ridge * np.eye(w)  # a cell with no readings (no holiday yet) is held at zero
+        return blocks
 
     def variance(self, kind: str, params: np.ndarray, cov: np.ndarray) -> np.ndarray:
         """diag(J cov J^T) without forming J: each hour touches the rate, its own cell's harmonics and
