@@ -94,3 +94,16 @@ def _lag1(values: np.ndarray) -> float:
     if len(values) < 3 or np.std(values) == 0:
         return 0.0
     return float(np.corrcoef(values[:-1], values[1:])[0, 1])
+
+
+def daily_medians(day: np.ndarray, values: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Each day's median of ``values`` and its count, ``day`` ascending (the hours of a fit are in time
+    order): pandas' group median, value for value, with the days holding all 24 hours at once."""
+    days, starts, sizes = np.unique(day, return_index=True, return_counts=True)
+    medians = np.empty(len(days))
+    full = sizes == 24
+    if full.any():
+        medians[full] = np.median(values[starts[full][:, None] + np.arange(24)], axis=1)
+    for i in np.flatnonzero(~full):  # a day cut by the start, the end or a gap
+        medians[i] = np.median(values[starts[i] : starts[i] + sizes[i]])
+    return days, medians, sizes

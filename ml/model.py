@@ -26,7 +26,7 @@ from sklearn.utils.validation import check_is_fitted
 
 from ml.anomalies import flatline_mask, gross_outlier_mask, spike_mask
 from ml.calendar import DAY_TYPES, check_holidays, clock_fields, day_types, local_clock, seasons
-from ml.level_shift import detect_level_shifts
+from ml.level_shift import daily_medians, detect_level_shifts
 from ml.profile import ProfileDesign, profile_layout
 from ml.spread import lookup, spread_table
 from ml.trend import (
@@ -147,7 +147,9 @@ class Design(Protocol):
 
     def fit(self, kind: str, target: np.ndarray) -> np.ndarray: ...
     def mean(self, kind: str, params: np.ndarray, hours: np.ndarray | None = None) -> np.ndarray: ...
-    def variance(self, kind: str, params: np.ndarray, cov: np.ndarray) -> np.ndarray: ...
+    def variance(
+        self, kind: str, params: np.ndarray, cov: np.ndarray, hours: np.ndarray | None = None
+    ) -> np.ndarray: ...
     def gram(self, kind: str, params: np.ndarray) -> np.ndarray: ...
     def profile(self, params: np.ndarray) -> np.ndarray: ...
 
@@ -159,6 +161,7 @@ class FourierDesign:
         self.years, self.linear, self.n_seasonal = years, linear, n_seasonal
         self.n_params = 2 + linear.shape[1]
         self._columns: np.ndarray | None = None
+        self._abs_columns: np.ndarray | None = None
         self._linear_fit: tuple[np.ndarray, np.ndarray] | None = None
 
     def columns(self) -> np.ndarray:
@@ -180,14 +183,15 @@ class FourierDesign:
         out += trend_value(kind, params[:, :1], params[:, 1:2], years[None, :])
         return out
 
-    def deviation_bound(self, kind: str, params: np.ndarray, centre: np.ndarray) -> np.ndarray | None:
-        """Per hour, a bound no draw in ``params`` (2-D) can exceed on ``|mean(draw) - mean(centre)|``:
-        the triangle inequality, ``|x_h| . max_d |params_d - centre|``. Only for linear growth (the
-        compounding trend is not linear in its parameters): None otherwise."""
+    def deviation_bound(self, kind: str, weights: np.ndarray) -> np.ndarray | None:
+        """Per hour, ``|x_h| . weights``: a bound on ``|x_h . d|`` for every ``d`` with ``|d_j| <= weights_j``
+        (the triangle inequality). Only for linear growth (the compounding trend is not linear in its
+        parameters): None otherwise."""
         if kind != "linear":
             return None
-        spread = np.abs(np.asarray(params, dtype=float) - centre).max(axis=0)
-        return np.abs(self.columns()) @ spread
+        if self._abs_columns is None:
+            self._abs_columns = np.abs(self.columns())
+        return self._abs_columns @ weights
 
     def jacobian(self, kind: str, params: np.ndarray) -> np.ndarray:
         """Derivatives of the mean by each parameter (hours x parameters); for linear growth the columns
@@ -196,8 +200,9 @@ class FourierDesign:
             return self.columns()
         return np.column_stack([trend_jacobian(kind, params[0], params[1], self.years), self.linear])
 
-    def variance(self, kind: str, params: np.ndarray, cov: np.ndarray) -> np.ndarray:
+    def variance(self, kind: str, params: np.ndarray, cov: np.ndarray, hours: np.ndarray | None = None) -> np.ndarray:
         jac = self.jacobian(kind, params)
+        jac = jac if hours is None else jac[hours]
         return np.einsum("ij,ij->i", jac @ cov, jac)  # a matrix product first: eight times the three-way einsum
 
     def gram(self, kind: str, params: np.ndarray) -> np.ndarray:
@@ -474,10 +479,10 @@ class SeasonalTrendForecaster(RegressorMixin, BaseEstimator):
         for _ in range(SHIFT_PASSES):
             design = self._design(clock, shift_hours=shifts)
             seasonal = design.profile(design.fit("linear", target))
-            daily = pd.Series(target - seasonal).groupby(day).agg(["median", "size"])
-            daily = daily[daily["size"] >= MIN_HOURS_PER_DAY]
-            found = detect_level_shifts(daily.index.to_numpy(), daily["median"].to_numpy())
-            new = np.array([daily.index[s.position] * 24.0 for s in found])
+            days, medians, sizes = daily_medians(day, target - seasonal)
+            days, medians = days[sizes >= MIN_HOURS_PER_DAY], medians[sizes >= MIN_HOURS_PER_DAY]
+            found = detect_level_shifts(days, medians)
+            new = np.array([days[s.position] * 24.0 for s in found])
             if np.array_equal(new, shifts):
                 break
             shifts = new
@@ -670,18 +675,29 @@ class DrawSampler:
         every hour, unless the design bounds all draws at once (linear growth on Fourier cycles)."""
         kind, coefficients = kind or self.trend, np.atleast_2d(coefficients)
         centre = coefficients.mean(axis=0)
-        bound_of = getattr(self.design, "deviation_bound", None)
-        bound = bound_of(kind, coefficients, centre) if bound_of is not None else None
+        bound = self._bound(kind, np.abs(coefficients - centre).max(axis=0))
         if bound is None:
             return np.arange(self.n_hours)
         middle = self.design.mean(kind, centre[None, :])[0]
         slack = self.ROUNDING * (np.abs(middle) + bound + abs(level)) + 1e-9
         return np.flatnonzero(middle + bound + slack > level)
 
-    def moments(self, coef: np.ndarray, cov: np.ndarray, kind: str | None = None) -> tuple[np.ndarray, np.ndarray]:
-        """Each hour's expected load at ``coef`` and its variance through the coefficients' ``cov``."""
-        kind = kind or self.trend
-        return self.design.mean(kind, coef), self.design.variance(kind, coef, np.asarray(cov))
+    def moments(
+        self, coef: np.ndarray, cov: np.ndarray, kind: str | None = None
+    ) -> tuple[np.ndarray, np.ndarray | None, Callable[[np.ndarray | None], np.ndarray]]:
+        """Each hour's expected load at ``coef``; a bound on each hour's standard deviation through the
+        coefficients' ``cov`` (None: no cheap bound), and the exact variance at given hours."""
+        kind, cov = kind or self.trend, np.asarray(cov)
+        bound = self._bound(kind, np.sqrt(np.clip(np.diag(cov), 0.0, None)))  # |x' cov x| <= (|x| . sd)^2
+        return (
+            self.design.mean(kind, coef),
+            bound,
+            lambda hours: self.design.variance(kind, coef, cov, hours),
+        )
+
+    def _bound(self, kind: str, weights: np.ndarray) -> np.ndarray | None:
+        bound_of = getattr(self.design, "deviation_bound", None)
+        return bound_of(kind, weights) if bound_of is not None else None
 
 
 def _solve(design: np.ndarray, target: np.ndarray) -> np.ndarray:

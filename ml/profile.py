@@ -215,7 +215,7 @@ class ProfileDesign:
         blocks += ridge * np.eye(w)  # a cell with no readings (no holiday yet) is held at zero
         return blocks
 
-    def variance(self, kind: str, params: np.ndarray, cov: np.ndarray) -> np.ndarray:
+    def variance(self, kind: str, params: np.ndarray, cov: np.ndarray, hours: np.ndarray | None = None) -> np.ndarray:
         """diag(J cov J^T) without forming J: each hour touches the rate, its own cell's harmonics and
         the steps, so the hours of one cell share one small block of ``cov`` (72 small products
         instead of hours x parameters)."""
@@ -234,7 +234,7 @@ class ProfileDesign:
             values = np.column_stack([first[rows], scale[rows, None] * self.basis[rows], self.S[rows]])
             block = cov[np.ix_(columns, columns)]
             out[rows] = np.einsum("ij,jk,ik->i", values, block, values)
-        return out
+        return out if hours is None else out[hours]
 
     def gram(self, kind: str, params: np.ndarray) -> np.ndarray:
         jac = self.jacobian(kind, params)

@@ -6,7 +6,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from ml.level_shift import detect_level_shifts
+from ml.level_shift import daily_medians, detect_level_shifts
 from ml.model import SeasonalTrendForecaster
 from ml.scenarios import LoadTruth, history
 
@@ -51,3 +51,17 @@ def test_a_step_too_small_to_matter_is_ignored() -> None:
     days = np.arange(700.0)
     level = 50 + 0.5 * (days >= 350) + rng.normal(0, 0.1, len(days))  # significant, but half a kW
     assert detect_level_shifts(days, level) == []
+
+
+def test_daily_medians_are_pandas_group_medians() -> None:
+    rng = np.random.default_rng(3)
+    hours = np.arange(5, 24 * 40 + 7, dtype=float)  # starts and ends mid-day
+    keep = rng.random(len(hours)) > 0.05  # scattered gaps: days of 20-24 hours
+    hours, values = hours[keep], rng.normal(60, 8, keep.sum()).round(1)
+    day = np.floor(hours / 24.0)
+    days, medians, sizes = daily_medians(day, values)
+    expected = pd.Series(values).groupby(day).agg(["median", "size"])
+    np.testing.assert_array_equal(days, expected.index.to_numpy())
+    np.testing.assert_array_equal(medians, expected["median"].to_numpy())
+    np.testing.assert_array_equal(sizes, expected["size"].to_numpy())
+    assert (sizes == 24).any() and (sizes < 24).any()

@@ -8,6 +8,8 @@ exceedance probability (what the simulator computed before, with 100 draws).
 
 from __future__ import annotations
 
+import copy
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -16,7 +18,7 @@ from scipy import special
 from ml.evaluate import forecast_index
 from ml.model import SeasonalTrendForecaster
 from ml.scenarios import LoadTruth, history
-from ml.uncertainty import _draws_by_form, draw_coefficients, simulate_overload
+from ml.uncertainty import _draws_by_form, draw_coefficients, runner_up_draws, simulate_overload
 
 
 def _plain_first_crossings(
@@ -89,3 +91,21 @@ def test_expected_hours_over_is_the_limit_of_the_average_over_draws(models, name
     assert closed > 10
     # Exact for linear growth; first order for compounding growth, well inside the draws' own error here.
     assert abs(closed - average) < 4 * error + 0.002 * average, (closed, average, error)
+
+
+@pytest.mark.parametrize("name", ["fourier-linear", "fourier-compound", "profile"])
+def test_only_hours_near_the_limit_need_their_variance(models, name: str) -> None:  # type: ignore[no-untyped-def]
+    model, future = models[name]
+    sampler, sigma = model.draw_sampler(future), model.hourly_sigma(future)
+    mean, _, variance_at = sampler.moments(model.coef_, model.coef_cov_)
+    for limit in [*np.quantile(mean, [0.5, 0.99]).tolist(), float(mean.max()) * 2]:
+        every_hour = special.ndtr((mean - limit) / np.sqrt(sigma**2 + variance_at(None))).sum()
+        alone = _chosen_form_only(model)
+        assert runner_up_draws(alone, 100) == 0
+        assert simulate_overload(alone, future, limit, 100, [5]).hours_over == pytest.approx(every_hour, abs=1e-9)
+
+
+def _chosen_form_only(model: SeasonalTrendForecaster) -> SeasonalTrendForecaster:
+    alone = copy.deepcopy(model)
+    alone.trend_weights_ = {model.trend_: 1.0, model.runner_up_trend_: 0.0}
+    return alone
