@@ -48,7 +48,8 @@ SHIFT_PASSES = 2  # detect, refit the season with the steps, detect again
 STRUCTURES = ("fourier", "profile")
 STRUCTURE_MARGIN = 10.0
 """BIC points the profile (hundreds of parameters) must win by: "very strong evidence" (Kass & Raftery)."""
-RECENT_CLOCKS = 8  # a fit's history and its horizon, and the next transformer's
+DESIGNS_PER_CLOCK = 4  # a fit's: both structures, then with its level steps (two passes)
+RECENT_CLOCKS = 8  # a fit's history and horizon, the gate's windows (train, validation, test), the next one's
 _recent_clocks: list[tuple[pd.DatetimeIndex, tuple[str | None, str | None], Clock]] = []
 
 
@@ -128,6 +129,19 @@ class Clock:
             cache[order] = (profile_layout(self.cell, self.phase, order), {})
         return cache[order]
 
+    def design(self, key: tuple[object, ...]) -> Design | None:
+        """A design over these hours kept by :meth:`keep_design` under ``key`` (its structure and options)."""
+        return self.__dict__.get("_designs", {}).get(key)
+
+    def keep_design(self, key: tuple[object, ...], design: Design) -> Design:
+        """Keep ``design`` with these hours; the oldest goes beyond :data:`DESIGNS_PER_CLOCK` (a transformer
+        with its own level steps has its own designs, which the next transformer does not need)."""
+        designs = self.__dict__.setdefault("_designs", {})
+        designs[key] = design
+        while len(designs) > DESIGNS_PER_CLOCK:
+            del designs[next(iter(designs))]
+        return design
+
     def _fourier_cache(self) -> dict[tuple[tuple[str, int], ...], np.ndarray]:
         cache = self.__dict__.get("_fourier")
         if cache is None:
@@ -144,6 +158,7 @@ class Design(Protocol):
     """The columns of one structure over one set of hours (see :class:`FourierDesign`, :class:`ProfileDesign`)."""
 
     n_params: int
+    memo: dict[str, Any]
 
     def fit(self, kind: str, target: np.ndarray) -> np.ndarray: ...
     def mean(self, kind: str, params: np.ndarray, hours: np.ndarray | None = None) -> np.ndarray: ...
@@ -163,6 +178,10 @@ class FourierDesign:
         self._columns: np.ndarray | None = None
         self._abs_columns: np.ndarray | None = None
         self._linear_fit: tuple[np.ndarray, np.ndarray] | None = None
+        self._normal: tuple[np.ndarray, bool] | None = None
+        self._coordinates: Callable[[np.ndarray], np.ndarray] | None = None
+        self.memo: dict[str, Any] = {}
+        """What callers derive from this design's hours alone (kept as long as the design)."""
 
     def columns(self) -> np.ndarray:
         """Every column of the linear-trend model, ``[1, years, linear...]``, built once (do not modify it)."""
@@ -220,14 +239,16 @@ class FourierDesign:
             last = self._linear_fit
             if last is not None and np.array_equal(last[0], target):
                 return last[1].copy()
-            params = _solve(self.columns(), target)
+            params = self._linear_solve(target)
             self._linear_fit = (np.array(target, dtype=float), params.copy())
             return params
         # For a fixed rate the model is linear: the residual sum of squares is what is left of the target
         # after projecting out the linear columns and the growth column. Inner products of the parts
         # orthogonal to the linear columns come from inner products minus those of the projections'
         # coordinates, so each trial rate costs one matrix-vector product instead of a new regression.
-        coordinates = _span_coordinates(linear)
+        if self._coordinates is None:
+            self._coordinates = _span_coordinates(linear)
+        coordinates = self._coordinates
         along_y = coordinates(target)
         yy = float(target @ target - along_y @ along_y)
 
@@ -243,6 +264,18 @@ class FourierDesign:
         design = np.column_stack([np.exp(best.x * years), linear])
         coef = _solve(design, target)
         return np.concatenate([[coef[0], best.x], coef[1:]])
+
+    def _linear_solve(self, target: np.ndarray) -> np.ndarray:
+        """:func:`_solve` on the linear-trend columns, their Cholesky factor made once for every target."""
+        columns = self.columns()
+        if self._normal is None:
+            try:
+                self._normal = linalg.cho_factor(columns.T @ columns)
+            except linalg.LinAlgError:
+                self._normal = (np.empty(0), False)
+        if not self._normal[0].size:  # a switched-off or empty column: the minimum-norm solution
+            return np.linalg.lstsq(columns, target, rcond=None)[0]
+        return linalg.cho_solve(self._normal, columns.T @ target)
 
 
 def fourier_terms(clock_hours: np.ndarray, orders: dict[str, int]) -> np.ndarray:
@@ -354,15 +387,16 @@ class SeasonalTrendForecaster(RegressorMixin, BaseEstimator):
         return clock
 
     def _design(self, clock: Clock, structure: str | None = None, shift_hours: np.ndarray | None = None) -> Design:
+        """The design over ``clock``'s hours. It depends on the hours and the options, not on the loads, so it
+        is kept with the clock: the steps of a fit, its forecasts, and every other transformer fitted over
+        the same hours with the same options share it, and with it what it caches (Gram matrices, factors)."""
         structure = structure or self._structure()
         shifts = np.asarray(self.level_shift_hours_ if shift_hours is None else shift_hours, dtype=float)
-        memo = self.__dict__.get("_fit_designs")  # only while fitting: the steps of one fit share designs
-        key = (id(clock), structure, shifts.shape, shifts.tobytes())
-        if memo is not None and key in memo:
-            return memo[key][1]
-        design = self._build_design(clock, structure, shifts)
-        if memo is not None:
-            memo[key] = (clock, design)  # the clock is held so that its id stays its own
+        options = self.profile_yearly_order if structure == "profile" else tuple(self._orders().values())
+        key = (structure, options, float(self.origin_hours_), shifts.tobytes())
+        design = clock.design(key)
+        if design is None:
+            design = clock.keep_design(key, self._build_design(clock, structure, shifts))
         return design
 
     def _build_design(self, clock: Clock, structure: str, shifts: np.ndarray) -> Design:
@@ -420,19 +454,15 @@ class SeasonalTrendForecaster(RegressorMixin, BaseEstimator):
         if self.structure != "profile":
             clock.fourier(self._orders())  # built once here; every subset of the clock below takes its rows
         self.level_shift_hours_ = np.empty(0)
-        self._fit_designs: dict[tuple[object, ...], tuple[Clock, Design]] = {}
-        try:
-            self.structure_ = self._select_structure(clock.take(usable), target[usable])
-            if self.detect_level_shifts:
-                self.level_shift_hours_ = self._find_level_shifts(clock.take(usable), target[usable])
-            spikes = self._find_spikes(clock, target, usable) if self.robust else np.zeros(len(target), dtype=bool)
-            spikes |= gross
-            usable &= ~spikes
-            self.flatline_hours_ = int(flat.sum())
-            self.spike_hours_ = int(spikes.sum())
-            self._select_trend(clock.take(usable), target[usable])
-        finally:
-            del self._fit_designs
+        self.structure_ = self._select_structure(clock.take(usable), target[usable])
+        if self.detect_level_shifts:
+            self.level_shift_hours_ = self._find_level_shifts(clock.take(usable), target[usable])
+        spikes = self._find_spikes(clock, target, usable) if self.robust else np.zeros(len(target), dtype=bool)
+        spikes |= gross
+        usable &= ~spikes
+        self.flatline_hours_ = int(flat.sum())
+        self.spike_hours_ = int(spikes.sum())
+        self._select_trend(clock.take(usable), target[usable])
         self.n_observations_ = int(usable.sum())
         last = EPOCH + pd.Timedelta(hours=float(clock.hours[usable].max()))
         self.fitted_until_ = last.isoformat()  # plain types: the artifact stays JSON + arrays
@@ -738,7 +768,11 @@ def _inflated_cov(design: Design, kind: str, params: np.ndarray, sigma: float, r
     """Coefficient covariance at ``params``. Autocorrelated residuals carry less information than their
     count suggests: inflate by the AR(1) variance factor so the trend's uncertainty is honest."""
     inflation = (1 + rho) / (1 - rho)
-    return inflation * sigma**2 * _inverse(design.gram(kind, params))
+    if kind != "linear":
+        return inflation * sigma**2 * _inverse(design.gram(kind, params))
+    if "inverse_gram" not in design.memo:  # with linear growth the Gram matrix depends on the hours alone
+        design.memo["inverse_gram"] = _inverse(design.gram(kind, params))
+    return inflation * sigma**2 * design.memo["inverse_gram"]
 
 
 def _lag1_autocorrelation(values: np.ndarray) -> float:

@@ -70,6 +70,8 @@ class ProfileDesign:
         self.S = steps
         self.n_params = 1 + CELLS * width + steps.shape[1]
         self._linear_fit: tuple[np.ndarray, np.ndarray] | None = None
+        self.memo: dict[str, Any] = {}
+        """What callers derive from this design's hours alone (kept as long as the design)."""
 
     @property
     def X(self) -> sparse.csr_matrix:
