@@ -13,6 +13,7 @@ hours honestly, and keeps the residual spread per local hour, day type and seaso
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Protocol
@@ -48,6 +49,7 @@ SHIFT_PASSES = 2  # detect, refit the season with the steps, detect again
 STRUCTURES = ("fourier", "profile")
 STRUCTURE_MARGIN = 10.0
 """BIC points the profile (hundreds of parameters) must win by: "very strong evidence" (Kass & Raftery)."""
+_DESIGNS_LOCK = threading.Lock()
 DESIGNS_PER_CLOCK = 4  # a fit's: both structures, then with its level steps (two passes)
 RECENT_CLOCKS = 8  # a fit's history and horizon, the gate's windows (train, validation, test), the next one's
 _recent_clocks: list[tuple[pd.DatetimeIndex, tuple[str | None, str | None], Clock]] = []
@@ -136,10 +138,11 @@ class Clock:
     def keep_design(self, key: tuple[object, ...], design: Design) -> Design:
         """Keep ``design`` with these hours; the oldest goes beyond :data:`DESIGNS_PER_CLOCK` (a transformer
         with its own level steps has its own designs, which the next transformer does not need)."""
-        designs = self.__dict__.setdefault("_designs", {})
-        designs[key] = design
-        while len(designs) > DESIGNS_PER_CLOCK:
-            del designs[next(iter(designs))]
+        with _DESIGNS_LOCK:  # models may be used from several threads (a serving process)
+            designs = self.__dict__.setdefault("_designs", {})
+            designs[key] = design
+            while len(designs) > DESIGNS_PER_CLOCK:
+                del designs[next(iter(designs))]
         return design
 
     def _fourier_cache(self) -> dict[tuple[tuple[str, int], ...], np.ndarray]:

@@ -1,0 +1,59 @@
+"""Transformers over the same hours share designs (and their factors) through the clock cache; no
+transformer's fit may depend on which others were fitted before it in the same process."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+import ml.model as model_module
+from ml.evaluate import forecast_index
+from ml.model import SeasonalTrendForecaster
+from ml.scenarios import LoadTruth, history
+from ml.uncertainty import simulate_overload
+
+CASES = [
+    ("smooth", LoadTruth(), {}),
+    ("stepped", LoadTruth(shift_kw=15.0, shift_at="2023-09-01"), {}),
+    ("compounding", LoadTruth(compound_pct_per_year=6.0, base_kw=400.0, daily_kw=40, yearly_kw=60), {}),
+    ("profile", LoadTruth(daily_kw=2, yearly_kw=2, noise_rho=0.8), {"structure": "profile"}),
+]
+
+
+def _fit_and_simulate(name: str) -> dict[str, object]:
+    _, truth, options = next(case for case in CASES if case[0] == name)
+    series = history(truth, seed=11)
+    model = SeasonalTrendForecaster(**options).fit(series.index, series.to_numpy())
+    future = forecast_index(series.index[-1], 3.0)
+    limit = float(np.quantile(model.predict(future), 0.98))
+    simulation = simulate_overload(model, future, limit, 100, [1])
+    return {
+        "coef": model.coef_,
+        "cov": model.coef_cov_,
+        "shifts": model.level_shift_hours_,
+        "weights": model.trend_weights_,
+        "first": simulation.first_index,
+        "hours_over": simulation.hours_over,
+    }
+
+
+def _fresh_process_caches(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(model_module, "_recent_clocks", [])
+
+
+@pytest.mark.parametrize("order", [[0, 1, 2, 3], [3, 2, 1, 0]])
+def test_a_fit_is_the_same_alone_and_after_others_over_the_same_hours(order: list[int], monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    names = [CASES[i][0] for i in order]
+    together = {}
+    _fresh_process_caches(monkeypatch)
+    for name in names:
+        together[name] = _fit_and_simulate(name)
+    for name in names:
+        _fresh_process_caches(monkeypatch)
+        alone = _fit_and_simulate(name)
+        for key, value in alone.items():
+            if isinstance(value, np.ndarray):
+                np.testing.assert_array_equal(together[name][key], value, err_msg=f"{name}: {key}")
+            else:
+                assert together[name][key] == value, (name, key)
+    assert len(together["stepped"]["shifts"]) == 1 and not len(together["smooth"]["shifts"])  # type: ignore[arg-type]
