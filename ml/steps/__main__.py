@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import errno
 import os
 import signal
 import sys
@@ -91,6 +92,28 @@ def _run(action, *args, **kwargs):  # type: ignore[no-untyped-def]
         _fail(str(exc), EXIT_BAD_INPUT)
     except (FileNotFoundError, NoChampionError, ModelFormatError, ChampionMovedError) as exc:  # refused, not run
         _fail(str(exc), EXIT_ERROR)
+    except Exception as exc:
+        full = disk_full(exc)
+        if full is None:
+            raise
+        _fail(f"no space left on device{f' writing {full}' if full else ''}: free some space and run again", EXIT_ERROR)
+
+
+def disk_full(exc: BaseException) -> str | None:
+    """Whether ``exc`` (or what caused it) is a full disk: the file it was writing ('' if not known), else None.
+
+    A full disk is not a bug, so it is one line like any refused run: an ``OSError`` with ENOSPC or
+    EDQUOT anywhere in the chain, or SQLite's own wording (the tracking store reports it as text)."""
+    seen: set[int] = set()
+    current: BaseException | None = exc
+    while current is not None and id(current) not in seen:
+        seen.add(id(current))
+        if isinstance(current, OSError) and current.errno in (errno.ENOSPC, errno.EDQUOT):
+            return str(current.filename or "")
+        if "database or disk is full" in str(current):
+            return ""
+        current = current.__cause__ or current.__context__
+    return None
 
 
 def _check_options(**values: object) -> None:

@@ -19,7 +19,7 @@ from typing import IO
 from runners.local.lifetime import die_with_parent
 
 LAUNCHER = """
-import importlib, runpy, sys
+import errno, importlib, runpy, sys
 module, argv = sys.argv[1], sys.argv[2:]
 try:
     importlib.import_module(f"{module}.{argv[0]}")  # e.g. ml.steps.train: the expensive imports
@@ -28,7 +28,13 @@ except (ImportError, IndexError):
 if sys.stdin.readline().strip() != "go":
     sys.exit(1)
 sys.argv = [module, *argv]
-runpy.run_module(module, run_name="__main__", alter_sys=True)
+try:
+    runpy.run_module(module, run_name="__main__", alter_sys=True)
+except OSError as exc:  # a full disk while starting or ending the step: one line, as the step itself says it
+    if exc.errno not in (errno.ENOSPC, errno.EDQUOT):
+        raise
+    print(f"error: no space left on device: {exc}", file=sys.stderr)
+    sys.exit(1)
 """
 
 

@@ -142,3 +142,44 @@ def test_a_store_whose_creation_dies_half_way_leaves_nothing_behind(
     monkeypatch.setattr(MlflowClient, "search_registered_models", real)
     tracking.configure(f"sqlite:///{database}")
     assert database.exists() and not list(tmp_path.glob(".mlflow.db.*"))
+
+
+@pytest.mark.parametrize(
+    "raised",
+    [
+        OSError(errno.ENOSPC, "No space left on device", "/state/mlruns/1/model.npz"),
+        OSError(errno.EDQUOT, "Disk quota exceeded"),
+        RuntimeError("sqlite3.OperationalError: database or disk is full"),
+    ],
+)
+def test_a_step_that_runs_out_of_space_says_so_in_one_line(
+    raised: Exception, capsys: pytest.CaptureFixture[str]
+) -> None:
+    import typer
+
+    from ml.steps import EXIT_ERROR
+    from ml.steps.__main__ import _run
+
+    def step() -> None:
+        try:
+            raise raised
+        except Exception as exc:  # as a library wraps it: the full disk is the cause, not the top
+            raise ValueError("could not log the model") from exc
+
+    with pytest.raises(typer.Exit) as exit_info:
+        _run(step)
+    assert exit_info.value.exit_code == EXIT_ERROR
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("error: no space left on device") and "\n" not in err
+    if getattr(raised, "filename", None):
+        assert "/state/mlruns/1/model.npz" in err
+
+
+def test_other_os_errors_in_a_step_still_show_their_traceback() -> None:
+    from ml.steps.__main__ import _run
+
+    def step() -> None:
+        raise PermissionError(errno.EACCES, "Permission denied", "/state")
+
+    with pytest.raises(PermissionError):
+        _run(step)
