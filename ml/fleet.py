@@ -33,7 +33,7 @@ from ml.evaluate import forecast_index, holdout_scores
 from ml.findings import chosen_weight, sensor_repairs
 from ml.gate import Gate, Scores, challenger_scores, judge
 from ml.model import SeasonalTrendForecaster
-from ml.overload import simulation_summary
+from ml.overload import point_summary, simulation_summary
 from ml.uncertainty import SEED, simulate_overload
 from ml.validation import DataPolicy, DataValidationError, validate_load
 
@@ -236,21 +236,15 @@ def forecast_one(
     horizon = forecast_index(series.index[-1], horizon_years)
     sampler = model.draw_sampler(horizon)  # the horizon's design, built once for point and draws
     point = sampler(model.coef_)[0]
-    over = point > limit_kw
     simulation = simulate_overload(
         model, horizon, limit_kw, draws, _seed(transformer_id), sampler=sampler, dtype=np.float32
     )
-    peak = float(point.max())
-    summary = simulation_summary(simulation)
+    summary = point_summary(horizon, point, limit_kw) | simulation_summary(simulation)  # as the single report says it
     row: dict[str, object] = {
         ID: transformer_id,
         LIMIT: float(limit_kw),
-        "first_overload_at": horizon[int(over.argmax())].isoformat() if over.any() else None,
-        **{key: summary[key] for key in ("first_overload_p10", "first_overload_p50", "first_overload_p90")},
-        "p_overload_within_horizon": round(float(np.mean(simulation.first_index >= 0)), 4),
-        "expected_overload_hours": summary["expected_overload_hours"],
-        "max_predicted_kw": round(peak, 3),
-        "max_load_ratio": round(peak / limit_kw, 4),
+        **{key: summary[key] for key in REPORT_COLUMNS if key in summary},
+        "max_load_ratio": round(float(point.max()) / limit_kw, 4),
         "growth_kw_per_year": round(model.growth_kw_per_year_, 4),
         "growth_pct_per_year": round(model.growth_pct_per_year_, 3),
         "trend": model.trend_,

@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
+import numpy as np
 import pandas as pd
 
 from ml.uncertainty import OverloadSimulation
@@ -40,6 +41,8 @@ class OverloadReport:
     """90% of simulated futures have overloaded by then; None if fewer do within the horizon."""
     p_overload_by_year_end: dict[str, float] = field(default_factory=dict)
     """Probability that the first overload has happened by 31 December of each year."""
+    p_overload_within_horizon: float | None = None
+    """Share of simulated futures that overload at all within the horizon."""
     expected_overload_hours: float | None = None
     """Mean hours over the limit across the simulated futures."""
     simulation_draws: int = 0
@@ -61,26 +64,34 @@ def analyse_overload(
     if forecast.empty:
         raise ValueError("the forecast is empty: nothing to analyse")
     stamps = pd.DatetimeIndex(forecast["timestamp"])
-    over = (forecast["predicted_kw"] > limit_kw).to_numpy()
-    peak = int(forecast["predicted_kw"].to_numpy().argmax())
     return OverloadReport(
         limit_kw=float(limit_kw),
         horizon_start=stamps[0].isoformat(),
         horizon_end=stamps[-1].isoformat(),
-        first_overload_at=_first(stamps, over),
+        **point_summary(stamps, forecast["predicted_kw"].to_numpy(), limit_kw),
         first_overload_earliest=_first(stamps, (forecast["upper_kw"] > limit_kw).to_numpy()),
         first_overload_latest=_first(stamps, (forecast["lower_kw"] > limit_kw).to_numpy()),
-        overload_hours=int(over.sum()),
         overload_hours_range=(
             int((forecast["lower_kw"] > limit_kw).sum()),
             int((forecast["upper_kw"] > limit_kw).sum()),
         ),
-        overload_episodes=int((over[1:] & ~over[:-1]).sum() + over[0]),
-        max_predicted_kw=round(float(forecast["predicted_kw"].iloc[peak]), 3),
-        max_predicted_at=stamps[peak].isoformat(),
         interval_coverage=coverage,
         **(simulation_summary(simulation) if simulation is not None else {}),
     )
+
+
+def point_summary(stamps: pd.DatetimeIndex, predicted_kw: np.ndarray, limit_kw: float) -> dict[str, Any]:
+    """What the point forecast says, as both reports state it (the single run's and each fleet row):
+    its first hour over the limit, hours and separate episodes over it, and its peak."""
+    over = predicted_kw > limit_kw
+    peak = int(predicted_kw.argmax())
+    return {
+        "first_overload_at": _first(stamps, over),
+        "overload_hours": int(over.sum()),
+        "overload_episodes": int((over[1:] & ~over[:-1]).sum() + over[0]),
+        "max_predicted_kw": round(float(predicted_kw[peak]), 3),
+        "max_predicted_at": stamps[peak].isoformat(),
+    }
 
 
 def simulation_summary(simulation: OverloadSimulation) -> dict[str, Any]:
@@ -90,6 +101,7 @@ def simulation_summary(simulation: OverloadSimulation) -> dict[str, Any]:
         "first_overload_p50": simulation.first_overload_quantile(0.5),
         "first_overload_p90": simulation.first_overload_quantile(0.9),
         "p_overload_by_year_end": simulation.p_overload_by_year_end(),
+        "p_overload_within_horizon": round(float(np.mean(simulation.first_index >= 0)), 4),
         "expected_overload_hours": simulation.expected_overload_hours,
         "simulation_draws": len(simulation.first_index),
     }

@@ -132,3 +132,26 @@ def test_each_row_carries_the_chosen_growth_form_and_its_weight(fleet) -> None: 
     report = fleet.report()
     assert report["trend"].isin(["linear", "compound"]).all()
     assert report["trend_weight"].between(0.0, 1.0).all()
+
+
+def test_a_fleet_row_says_what_the_single_report_says_for_the_same_model() -> None:
+    """One report builder: the point forecast's answer and the simulation's, read off the same way."""
+    from ml.evaluate import forecast_index
+    from ml.fleet import _seed, forecast_one
+    from ml.model import SeasonalTrendForecaster
+    from ml.overload import analyse_overload
+    from ml.uncertainty import simulate_overload
+    from ml.validation import validate_load
+
+    raw = transformer_frame("FAST").astype(str)  # as read from a file: text
+    series, _ = validate_load(raw, "FAST")
+    model = SeasonalTrendForecaster().fit(series.index, series.to_numpy())
+    limit = LIMITS["FAST"]
+    horizon = forecast_index(series.index[-1], 5.0)
+    simulation = simulate_overload(model, horizon, limit, seed=_seed("FAST"), dtype=np.float32)  # the fleet's draws
+    single = analyse_overload(model.predict_interval(horizon), limit, model.coverage, simulation)
+    row = forecast_one("FAST", raw, limit).row  # the same data and options: the same fit
+    assert row["first_overload_at"] is not None and row["first_overload_p90"] is not None
+    for key in ("first_overload_at", "max_predicted_kw", "first_overload_p10", "first_overload_p50",
+                "first_overload_p90", "p_overload_within_horizon", "expected_overload_hours"):  # fmt: skip
+        assert row[key] == getattr(single, key), key
