@@ -492,7 +492,7 @@ class SeasonalTrendForecaster(RegressorMixin, BaseEstimator):
             self.structure_selection_: dict[str, object] = {"rule": "fixed", "chosen": str(self.structure)}
             return str(self.structure)
         designs = {s: self._design(clock, s) for s in STRUCTURES}
-        residuals = {s: target - d.mean("linear", d.fit("linear", target)) for s, d in designs.items()}
+        residuals = {s: _linear_residuals(d, target) for s, d in designs.items()}
         # The richer model's residuals say how much the hours are worth: a misfit's autocorrelation would not.
         rho = float(np.clip(_lag1_autocorrelation(residuals["profile"]), 0.0, 0.99))
         bic = {s: effective_bic(float(r @ r), len(target), designs[s].n_params, rho) for s, r in residuals.items()}
@@ -524,7 +524,7 @@ class SeasonalTrendForecaster(RegressorMixin, BaseEstimator):
     def _find_spikes(self, clock: Clock, target: np.ndarray, usable: np.ndarray) -> np.ndarray:
         design = self._design(clock.take(usable))  # the usable hours' design: only their residuals count
         residuals = np.full(len(target), np.nan)
-        residuals[usable] = target[usable] - design.mean("linear", design.fit("linear", target[usable]))
+        residuals[usable] = _linear_residuals(design, target[usable])
         return spike_mask(residuals) & usable
 
     def _select_trend(self, clock: Clock, target: np.ndarray) -> None:
@@ -532,7 +532,8 @@ class SeasonalTrendForecaster(RegressorMixin, BaseEstimator):
         each shape's BIC weight: the first-overload simulation draws both by weight (:mod:`ml.uncertainty`)."""
         design = self._design(clock)
         fits = {kind: design.fit(kind, target) for kind in KINDS}
-        residuals = {kind: target - design.mean(kind, p) for kind, p in fits.items()}
+        residuals = {kind: target - design.mean(kind, p) for kind, p in fits.items() if kind != "linear"}
+        residuals["linear"] = _linear_residuals(design, target)
         rss = {kind: float(r @ r) for kind, r in residuals.items()}
         rho = float(np.clip(_lag1_autocorrelation(residuals["linear"]), 0.0, 0.99))
         n_params = design.n_params
@@ -557,17 +558,25 @@ class SeasonalTrendForecaster(RegressorMixin, BaseEstimator):
         self.sigma_ = float(np.sqrt(residuals @ residuals / dof))
         self.spread_kw_ = spread_table(residuals, clock.day_type, clock.hour, clock.season) * np.sqrt(len(target) / dof)
         self.profile_mean_kw_ = float(np.mean(design.profile(self.coef_)))
-        self.autocorrelation_ = float(np.clip(_lag1_autocorrelation(residuals), 0.0, 0.99))
+        autocorrelation = {"linear": rho}  # the linear residuals' is known already
+        if chosen not in autocorrelation:
+            autocorrelation[chosen] = float(np.clip(_lag1_autocorrelation(residuals), 0.0, 0.99))
+        self.autocorrelation_ = autocorrelation[chosen]
         self.coef_cov_ = _inflated_cov(design, chosen, self.coef_, self.sigma_, self.autocorrelation_)
-        self.runner_up_coef_cov_ = self._runner_up_cov(design, runner_up, residuals_of[runner_up], dof)
+        self.runner_up_coef_cov_ = self._runner_up_cov(
+            design, runner_up, residuals_of[runner_up], dof, autocorrelation.get(runner_up)
+        )
 
-    def _runner_up_cov(self, design: Design, kind: str, residuals: np.ndarray, dof: int) -> np.ndarray:
+    def _runner_up_cov(
+        self, design: Design, kind: str, residuals: np.ndarray, dof: int, rho: float | None = None
+    ) -> np.ndarray:
         """The runner-up's coefficient covariance by the same rule, from its own residuals; empty (0 x 0)
         when its weight is negligible, so the common decisive case costs and stores nothing more."""
         if self.trend_weights_[kind] < MIN_MIX_WEIGHT:
             return np.empty((0, 0))
         sigma = float(np.sqrt(residuals @ residuals / dof))
-        rho = float(np.clip(_lag1_autocorrelation(residuals), 0.0, 0.99))
+        if rho is None:
+            rho = float(np.clip(_lag1_autocorrelation(residuals), 0.0, 0.99))
         return _inflated_cov(design, kind, self.runner_up_coef_, sigma, rho)
 
     def runner_up_share(self) -> float:
@@ -776,6 +785,17 @@ def _inflated_cov(design: Design, kind: str, params: np.ndarray, sigma: float, r
     if "inverse_gram" not in design.memo:  # with linear growth the Gram matrix depends on the hours alone
         design.memo["inverse_gram"] = _inverse(design.gram(kind, params))
     return inflation * sigma**2 * design.memo["inverse_gram"]
+
+
+def _linear_residuals(design: Design, target: np.ndarray) -> np.ndarray:
+    """``target`` minus its linear-growth fit on ``design`` (do not modify it). A fit asks for the same
+    residuals in several steps (structure, spikes, growth form): the last target's are kept with the design."""
+    kept = design.memo.get("linear_residuals")
+    if kept is not None and np.array_equal(kept[0], target):
+        return kept[1]
+    residuals = target - design.mean("linear", design.fit("linear", target))
+    design.memo["linear_residuals"] = (np.array(target, dtype=float), residuals)
+    return residuals
 
 
 def _lag1_autocorrelation(values: np.ndarray) -> float:
