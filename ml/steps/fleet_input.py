@@ -26,6 +26,7 @@ import numpy as np
 import pandas as pd
 
 from ml.fleet import ID, shard_of, split_long_frame
+from ml.steps.data_io import read_text_csv
 from ml.validation import DataValidationError
 
 SUFFIXES = (".csv", ".parquet")
@@ -59,10 +60,7 @@ def read_table(path: Path) -> pd.DataFrame:
         raise DataValidationError(f"{path}: the file is empty; expected a header 'timestamp,kw' and hourly rows.")
     if path.suffix.lower() == ".parquet":
         return as_text(_read_parquet(path))
-    try:
-        return pd.read_csv(path, dtype=str, skip_blank_lines=False)
-    except (pd.errors.ParserError, UnicodeDecodeError) as exc:
-        raise DataValidationError(f"{path}: not a readable CSV file ({exc}).") from None
+    return read_text_csv(path)
 
 
 def as_text(frame: pd.DataFrame) -> pd.DataFrame:
