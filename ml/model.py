@@ -223,9 +223,27 @@ class FourierDesign:
         return np.column_stack([trend_jacobian(kind, params[0], params[1], self.years), self.linear])
 
     def variance(self, kind: str, params: np.ndarray, cov: np.ndarray, hours: np.ndarray | None = None) -> np.ndarray:
+        if kind == "linear" and cov.size and cov[0, 0] > 0:
+            scale, leverage = self._leverage(cov)
+            return scale * (leverage if hours is None else leverage[hours])
         jac = self.jacobian(kind, params)
         jac = jac if hours is None else jac[hours]
         return np.einsum("ij,ij->i", jac @ cov, jac)  # a matrix product first: eight times the three-way einsum
+
+    def _leverage(self, cov: np.ndarray) -> tuple[float, np.ndarray]:
+        """``cov`` as a scale times a shape, and each hour's ``x' shape x``. With linear growth a fit's
+        covariance is its noise's scale times the inverse Gram matrix of its history's hours, so transformers
+        fitted over the same hours share the shape: the hours' values are kept for the next one. The shape is
+        taken to float32 precision (7 digits, far finer than the covariance's own sampling error), so that
+        the shared one is exactly each transformer's own and no result depends on which came first."""
+        scale = float(cov[0, 0])
+        shape = (cov / scale).astype(np.float32).astype(float)
+        kept = self.memo.get("leverage")
+        if kept is None or kept[0].shape != shape.shape or not np.array_equal(kept[0], shape):
+            columns = self.columns()
+            kept = (shape, np.einsum("ij,ij->i", columns @ shape, columns))
+            self.memo["leverage"] = kept
+        return scale, kept[1]
 
     def gram(self, kind: str, params: np.ndarray) -> np.ndarray:
         jac = self.jacobian(kind, params)

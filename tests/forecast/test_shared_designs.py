@@ -14,6 +14,7 @@ from ml.uncertainty import simulate_overload
 
 CASES = [
     ("smooth", LoadTruth(), {}),
+    ("bigger", LoadTruth(base_kw=130.0, growth_kw_per_year=2.0, daily_kw=12.0, yearly_kw=25.0, noise_kw=4.0), {}),
     ("stepped", LoadTruth(shift_kw=15.0, shift_at="2023-09-01"), {}),
     ("compounding", LoadTruth(compound_pct_per_year=6.0, base_kw=400.0, daily_kw=40, yearly_kw=60), {}),
     ("profile", LoadTruth(daily_kw=2, yearly_kw=2, noise_rho=0.8), {"structure": "profile"}),
@@ -32,6 +33,7 @@ def _fit_and_simulate(name: str) -> dict[str, object]:
         "cov": model.coef_cov_,
         "shifts": model.level_shift_hours_,
         "weights": model.trend_weights_,
+        "trend": model.trend_,
         "first": simulation.first_index,
         "hours_over": simulation.hours_over,
     }
@@ -41,7 +43,7 @@ def _fresh_process_caches(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(model_module, "_recent_clocks", [])
 
 
-@pytest.mark.parametrize("order", [[0, 1, 2, 3], [3, 2, 1, 0]])
+@pytest.mark.parametrize("order", [[0, 1, 2, 3, 4], [4, 3, 2, 1, 0]])
 def test_a_fit_is_the_same_alone_and_after_others_over_the_same_hours(order: list[int], monkeypatch) -> None:  # type: ignore[no-untyped-def]
     names = [CASES[i][0] for i in order]
     together = {}
@@ -57,3 +59,7 @@ def test_a_fit_is_the_same_alone_and_after_others_over_the_same_hours(order: lis
             else:
                 assert together[name][key] == value, (name, key)
     assert len(together["stepped"]["shifts"]) == 1 and not len(together["smooth"]["shifts"])  # type: ignore[arg-type]
+    # Two transformers on the same hours, both linear without steps: what they share is exercised.
+    assert (
+        not len(together["bigger"]["shifts"]) and together["bigger"]["trend"] == together["smooth"]["trend"] == "linear"
+    )  # type: ignore[arg-type]
