@@ -74,8 +74,21 @@ def seasonal_naive_rmse(series: pd.Series, lag_hours: int = SEASONAL_LAG_HOURS) 
     model that does not beat it has learnt nothing the last week did not already say.
     """
     test = chronological_split(series).test
-    earlier = series.reindex(test.index - pd.Timedelta(hours=lag_hours)).to_numpy(dtype=float)
+    earlier = _hours_earlier(series, test.index, lag_hours)
     known = ~np.isnan(earlier)
     if not known.any():
         raise ValueError("no hour of the test window has a reading one week earlier")
     return _rmse(test.to_numpy(dtype=float)[known] - earlier[known])
+
+
+def _hours_earlier(series: pd.Series, stamps: pd.DatetimeIndex, lag_hours: int) -> np.ndarray:
+    """``series`` at ``stamps`` minus ``lag_hours`` (NaN where it has no such hour). On a regular hourly
+    index (what validation returns) that is a position, not a lookup."""
+    index = series.index
+    if isinstance(index, pd.DatetimeIndex) and index.freq == pd.tseries.frequencies.to_offset("h") and len(index):
+        step = pd.Timedelta(hours=1).value // pd.Timedelta(1, unit=index.unit).value
+        positions = (stamps.as_unit(index.unit).asi8 - index.asi8[0]) // step - lag_hours
+        values = series.to_numpy(dtype=float)
+        inside = (positions >= 0) & (positions < len(values))
+        return np.where(inside, values[np.clip(positions, 0, len(values) - 1)], np.nan)
+    return series.reindex(stamps - pd.Timedelta(hours=lag_hours)).to_numpy(dtype=float)

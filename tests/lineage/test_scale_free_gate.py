@@ -49,3 +49,24 @@ def test_the_seeds_absolute_cap_is_still_available() -> None:
     assert judge(scores, None, Gate())[0]
     promoted, reason = judge(scores, None, Gate(threshold_kw=3.0))
     assert not promoted and reason.endswith("is above the cap 3.000 kW")
+
+
+def test_the_seasonal_naive_yardstick_reads_the_hour_a_week_earlier_even_across_gaps() -> None:
+    """The week-earlier hour is found by position on the validated hourly index, as a lookup would find it."""
+    import numpy as np
+    import pandas as pd
+
+    from ml.evaluate import chronological_split, seasonal_naive_rmse
+    from ml.validation import validate_load
+
+    stamps = pd.date_range("2023-01-01", periods=24 * 500, freq="h")
+    kw = 50 + 10 * np.sin(2 * np.pi * np.arange(len(stamps)) / 24) + np.random.default_rng(5).normal(0, 1, len(stamps))
+    raw = pd.DataFrame({"timestamp": stamps.strftime("%Y-%m-%d %H:%M"), "kw": np.round(kw, 2).astype(str)})
+    raw = raw.drop(index=[*range(10600, 10610), 11000, 11300])  # gaps in and a week before the test window
+    series, _ = validate_load(raw, "gaps.csv")
+    test = chronological_split(series).test
+    earlier = series.reindex(test.index - pd.Timedelta(hours=168))
+    known = earlier.notna().to_numpy()
+    expected = float(np.sqrt(np.mean((test.to_numpy()[known] - earlier.to_numpy()[known]) ** 2)))
+    assert seasonal_naive_rmse(series) == expected
+    assert not known.all()  # the gaps a week back are left out, not read as zero
