@@ -169,3 +169,8 @@ class Runner(ABC):
     def describe(self, spec: PipelineSpec, request: RunRequest) -> str:
         """What would be uploaded and submitted (``--dry-run``); calls nothing."""
         raise NotImplementedError(f"the {self.name} backend has no dry run")
+
+    def machine_size(self) -> str | None:
+        """The instance type every job runs on when the stack fixes one (it overrides the spec's), else None:
+        a plan must price the machines the jobs will get."""
+        return None

@@ -492,20 +492,21 @@ def fleet(
         if dry_run:
             with suppress(NotImplementedError):  # the local backend has nothing to submit, only a plan
                 console.print(runner.describe(pipeline, request), markup=False, soft_wrap=True)
-            console.print(
-                _fleet_plan(pipeline, backend.value, data, shards, transformers), markup=False, soft_wrap=True
-            )
+            plan = _fleet_plan(pipeline, backend.value, data, shards, transformers, runner.machine_size())
+            console.print(plan, markup=False, soft_wrap=True)
             return
         _execute(runner, pipeline, request, detach, summarize=print_fleet_summary)
 
 
-def _fleet_plan(pipeline: PipelineSpec, backend: str, data: Path, shards: int | None, transformers: int | None) -> str:
+def _fleet_plan(
+    pipeline: PipelineSpec, backend: str, data: Path, shards: int | None, transformers: int | None, size: str | None
+) -> str:
     from ml.steps.fleet_input import count_transformers
     from runners.fleet_plan import describe_plan, load_costs
 
     spec = pipeline.with_shards(shards)
     count = next(step.shards.count for step in spec.steps if step.shards is not None)
-    return describe_plan(spec, backend, transformers or count_transformers(data), count, load_costs())
+    return describe_plan(spec, backend, transformers or count_transformers(data), count, load_costs(), size)
 
 
 def main() -> None:

@@ -43,21 +43,25 @@ def load_costs(path: Path = COSTS) -> dict[str, Any]:
     return yaml.safe_load(path.read_text())
 
 
-def machine(costs: dict[str, Any], backend: str, spec: PipelineSpec) -> Machine:
-    """The sharded step's instance type (aws) or VM size (azure), or this machine (local)."""
+def machine(costs: dict[str, Any], backend: str, spec: PipelineSpec, size: str | None = None) -> Machine:
+    """The sharded step's instance type (aws) or VM size (azure), or this machine (local); ``size`` is the
+    stack's, when it fixes one for every job (it wins over the spec's, as in the compiled jobs)."""
     if backend == "local":
         from ml.fleet import default_jobs
 
         return Machine("this machine", default_jobs(), math.nan, None)
-    sharded = next(step for step in spec.steps if step.shards is not None)
-    resources = sharded.resources.get(backend, {})
-    name = str(resources.get("instance_type" if backend == "aws" else "vm_size"))
+    name = size or spec_size(spec, backend)
     table = costs["prices"][backend]
     if name not in table:
         raise BackendError(
             f"no price for {backend} instance {name!r} in {COSTS.name}; add it with its vCPUs, memory and price"
         )
     return Machine(name, table[name]["vcpus"], table[name]["memory_gib"], table[name]["per_hour"])
+
+
+def spec_size(spec: PipelineSpec, backend: str) -> str:
+    sharded = next(step for step in spec.steps if step.shards is not None)
+    return str(sharded.resources.get(backend, {}).get("instance_type" if backend == "aws" else "vm_size"))
 
 
 def estimate(costs: dict[str, Any], backend: str, box: Machine, transformers: int, shards: int) -> Estimate:
@@ -76,14 +80,19 @@ def estimate(costs: dict[str, Any], backend: str, box: Machine, transformers: in
     return Estimate(shards, per_shard, wall, cost, memory)
 
 
-def describe_plan(spec: PipelineSpec, backend: str, transformers: int, shards: int, costs: dict[str, Any]) -> str:
-    """The plan for the chosen shard count, and the same fleet on other counts to choose from."""
-    box = machine(costs, backend, spec)
+def describe_plan(
+    spec: PipelineSpec, backend: str, transformers: int, shards: int, costs: dict[str, Any], size: str | None = None
+) -> str:
+    """The plan for the chosen shard count, and the same fleet on other counts to choose from; ``size`` is
+    the stack's machine size when it overrides the spec's."""
+    box = machine(costs, backend, spec, size)
     measured, prices = costs["measured"], costs["prices"]
     counts = sorted({shards, *(n for n in ALTERNATIVES if n <= max(transformers, 1))})
+    overridden = backend != "local" and size is not None and size != spec_size(spec, backend)
     lines = [
         f"plan     {transformers:,} transformers on {backend}: {shards} shard(s), "
-        f"{'each on one ' + box.name + f' ({box.vcpus} vCPU)' if backend != 'local' else 'processes on this machine'}",
+        f"{'each on one ' + box.name + f' ({box.vcpus} vCPU)' if backend != 'local' else 'processes on this machine'}"
+        + (f", the stack's size (the spec says {spec_size(spec, backend)})" if overridden else ""),
         f"         measured {measured['core_ms_per_transformer']:g} core-ms per transformer ({measured['date']}, "
         f"{measured['source']}); start-up {costs['startup_s'][backend]} s per job assumed",
     ]
@@ -105,6 +114,10 @@ def describe_plan(spec: PipelineSpec, backend: str, transformers: int, shards: i
         "until each is forecast (a few MB per transformer): prefer a folder, or more shards, at this scale"
     )
     if backend == "azure":
+        lines.append(
+            "         the cluster's VM size is the stack's (Pulumi config gridcast:computeSize): the plan prices the "
+            f"spec's {box.name}, so keep the two the same"
+        )
         lines.append(
             f"         the compute cluster must allow {shards} nodes (Pulumi config gridcast:computeMaxNodes), "
             "or the job waits for nodes that never come"

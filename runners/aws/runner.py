@@ -110,6 +110,9 @@ class SageMakerRunner(Runner):
             folders=inputs.folders,
         )
 
+    def machine_size(self) -> str | None:
+        return load_settings(self.stack_outputs, self.image).compute_target  # what compile gives every job
+
     def doctor(self, spec: PipelineSpec) -> list[Check]:
         from runners.aws.doctor import run_checks
 

@@ -49,9 +49,11 @@ def test_transformers_are_counted_from_names_or_the_id_column(fleet_files: dict[
     assert count_transformers(fleet_files["long"]) == 7
 
 
+@pytest.mark.parametrize("stack_size", [None, "ml.c5.2xlarge"])
 def test_aws_dry_run_for_100000_transformers_prints_the_plan_and_calls_nothing(
-    fleet_files: dict[str, Path], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    fleet_files: dict[str, Path], tmp_path: Path, monkeypatch: pytest.MonkeyPatch, stack_size: str | None
 ) -> None:
+    """The plan prices the machines the jobs get: the stack's compute size, when it sets one, wins over the spec's."""
     monkeypatch.setenv("GRIDCAST_HOME", str(tmp_path / "state"))
     monkeypatch.setenv("COLUMNS", "300")
     stack = tmp_path / "stack.json"
@@ -63,7 +65,7 @@ def test_aws_dry_run_for_100000_transformers_prints_the_plan_and_calls_nothing(
                 "execution_role_arn": "arn:aws:iam::123456789012:role/r",
                 "mlflow_tracking_uri": "arn:aws:sagemaker:eu-west-1:123456789012:mlflow-tracking-server/t",
                 "data_uri": f"s3://{bucket}/data/", "outputs_uri": f"s3://{bucket}/outputs/",
-            }
+            } | ({"compute_target": stack_size} if stack_size else {})
         )
     )  # fmt: skip
     result = CliRunner().invoke(
@@ -84,11 +86,18 @@ def test_aws_dry_run_for_100000_transformers_prints_the_plan_and_calls_nothing(
     )
 
     assert result.exit_code == 0, result.output
-    assert "plan     100,000 transformers on aws: 64 shard(s), each on one ml.m5.xlarge (4 vCPU)" in result.output
+    if stack_size is None:
+        assert "plan     100,000 transformers on aws: 64 shard(s), each on one ml.m5.xlarge (4 vCPU)\n" in result.output
+    else:
+        assert (
+            "plan     100,000 transformers on aws: 64 shard(s), each on one ml.c5.2xlarge (8 vCPU), "
+            "the stack's size (the spec says ml.m5.xlarge)" in result.output
+        )
+        assert '"InstanceType": "ml.c5.2xlarge"' in result.output  # what the compiled jobs run on
     row = re.search(r"^\s+64\s+1,563\s+(\S+ \S+)\s+([\d,.]+)\s+[\d.]+ GiB  <- this run$", result.output, re.MULTILINE)
     assert row, result.output
     costs = load_costs(COSTS)
-    e = estimate(costs, "aws", machine(costs, "aws", load_spec(FLEET_SPEC)), 100_000, 64)
+    e = estimate(costs, "aws", machine(costs, "aws", load_spec(FLEET_SPEC), stack_size), 100_000, 64)
     assert float(row[2].replace(",", "")) == pytest.approx(round(e.cost, 2))  # type: ignore[arg-type]
     assert costs["prices"]["date"] in result.output and "InstanceCount" in result.output
     assert not (tmp_path / "state" / "handles").exists()
