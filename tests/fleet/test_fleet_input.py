@@ -136,3 +136,28 @@ def test_files_split_by_the_cluster_merge_to_the_unsharded_fingerprint(
     merged = merge_fleet([parts], tmp_path / "merged")
     assert merged["data_sha256"] == whole["data_sha256"]
     assert (merged["forecast"], merged["failed"]) == (6, 1)
+
+
+def test_typed_columns_become_text_that_reads_back_to_the_same_values() -> None:
+    """Parquet values are rendered by Arrow (naive times, numbers) or pandas (the rest); validation then
+    reads them exactly as it reads pandas' rendering."""
+    import numpy as np
+
+    from ml.steps.fleet_input import as_text
+    from ml.validation import validate_load
+
+    stamps = pd.date_range("2023-01-01", periods=24 * 500, freq="h")
+    typed = pd.DataFrame({"timestamp": stamps, "kw": np.random.default_rng(3).normal(60, 9, len(stamps)).round(3)})
+    typed.loc[7, "kw"] = np.nan
+    typed.loc[8, "kw"] = 50.0
+    text = as_text(typed)
+    assert text.loc[8, "kw"] == "50" and pd.isna(text.loc[7, "kw"])
+    assert text.loc[1, "timestamp"] == "2023-01-01 01:00:00"
+    by_pandas = typed.astype({"kw": str}).assign(timestamp=stamps.strftime("%Y-%m-%d %H:%M:%S"))
+    by_pandas.loc[7, "kw"] = np.nan
+    fast, _ = validate_load(text, "typed")
+    slow, _ = validate_load(by_pandas.astype("str"), "typed")
+    pd.testing.assert_series_equal(fast, slow)
+    aware = pd.DataFrame({"timestamp": stamps[:3].tz_localize("Europe/Berlin"), "kw": [1, 2, 3]})
+    assert as_text(aware)["timestamp"].tolist() == ["2023-01-01 00:00:00", "2023-01-01 01:00:00", "2023-01-01 02:00:00"]
+    assert as_text(aware)["kw"].tolist() == ["1", "2", "3"]
