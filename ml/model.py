@@ -170,6 +170,7 @@ class Design(Protocol):
     ) -> np.ndarray: ...
     def gram(self, kind: str, params: np.ndarray) -> np.ndarray: ...
     def profile(self, params: np.ndarray) -> np.ndarray: ...
+    def deviation_bound(self, kind: str, weights: np.ndarray) -> np.ndarray | None: ...
 
 
 class FourierDesign:
@@ -181,10 +182,10 @@ class FourierDesign:
         self._columns: np.ndarray | None = None
         self._abs_columns: np.ndarray | None = None
         self._linear_fit: tuple[np.ndarray, np.ndarray] | None = None
-        self._normal: tuple[np.ndarray, bool] | None = None
+        self._normal: Factor | None = None
         self._coordinates: Callable[[np.ndarray], np.ndarray] | None = None
         self.memo: dict[str, Any] = {}
-        """What callers derive from this design's hours alone (kept as long as the design)."""
+        """What callers keep with this design: what its hours alone give, and the last target's residuals."""
 
     def columns(self) -> np.ndarray:
         """Every column of the linear-trend model, ``[1, years, linear...]``, built once (do not modify it)."""
@@ -288,15 +289,9 @@ class FourierDesign:
 
     def _linear_solve(self, target: np.ndarray) -> np.ndarray:
         """:func:`_solve` on the linear-trend columns, their Cholesky factor made once for every target."""
-        columns = self.columns()
         if self._normal is None:
-            try:
-                self._normal = linalg.cho_factor(columns.T @ columns)
-            except linalg.LinAlgError:
-                self._normal = (np.empty(0), False)
-        if not self._normal[0].size:  # a switched-off or empty column: the minimum-norm solution
-            return np.linalg.lstsq(columns, target, rcond=None)[0]
-        return linalg.cho_solve(self._normal, columns.T @ target)
+            self._normal = _normal_factor(self.columns())
+        return _solve(self.columns(), target, self._normal)
 
 
 def fourier_terms(clock_hours: np.ndarray, orders: dict[str, int]) -> np.ndarray:
@@ -735,7 +730,7 @@ class DrawSampler:
         every hour, unless the design bounds all draws at once (linear growth on Fourier cycles)."""
         kind, coefficients = kind or self.trend, np.atleast_2d(coefficients)
         centre = coefficients.mean(axis=0)
-        bound = self._bound(kind, np.abs(coefficients - centre).max(axis=0))
+        bound = self.design.deviation_bound(kind, np.abs(coefficients - centre).max(axis=0))
         if bound is None:
             return np.arange(self.n_hours)
         middle = self.design.mean(kind, centre[None, :])[0]
@@ -748,26 +743,36 @@ class DrawSampler:
         """Each hour's expected load at ``coef``; a bound on each hour's standard deviation through the
         coefficients' ``cov`` (None: no cheap bound), and the exact variance at given hours."""
         kind, cov = kind or self.trend, np.asarray(cov)
-        bound = self._bound(kind, np.sqrt(np.clip(np.diag(cov), 0.0, None)))  # |x' cov x| <= (|x| . sd)^2
+        bound = self.design.deviation_bound(kind, np.sqrt(np.clip(np.diag(cov), 0.0, None)))  # x'Cx <= (|x|.sd)^2
         return (
             self.design.mean(kind, coef),
             bound,
             lambda hours: self.design.variance(kind, coef, cov, hours),
         )
 
-    def _bound(self, kind: str, weights: np.ndarray) -> np.ndarray | None:
-        bound_of = getattr(self.design, "deviation_bound", None)
-        return bound_of(kind, weights) if bound_of is not None else None
 
-
-def _solve(design: np.ndarray, target: np.ndarray) -> np.ndarray:
+def _solve(design: np.ndarray, target: np.ndarray, factor: Factor | None = None) -> np.ndarray:
     """Least squares by the normal equations: the columns are O(1) and few, so this is well-conditioned
-    and an order of magnitude faster than an SVD on tens of thousands of rows."""
-    gram = design.T @ design
-    try:
-        return linalg.cho_solve(linalg.cho_factor(gram), design.T @ target)
-    except linalg.LinAlgError:  # a switched-off or empty column: fall back to the minimum-norm solution
+    and an order of magnitude faster than an SVD on tens of thousands of rows. ``factor`` is
+    :func:`_normal_factor` of ``design`` when it is kept for many targets."""
+    cholesky = (factor or _normal_factor(design)).cholesky
+    if cholesky is None:  # a switched-off or empty column: fall back to the minimum-norm solution
         return np.linalg.lstsq(design, target, rcond=None)[0]
+    return linalg.cho_solve(cholesky, design.T @ target)
+
+
+@dataclass(frozen=True)
+class Factor:
+    """The Cholesky factor of a design's normal equations; None when they are singular."""
+
+    cholesky: tuple[np.ndarray, bool] | None
+
+
+def _normal_factor(design: np.ndarray) -> Factor:
+    try:
+        return Factor(linalg.cho_factor(design.T @ design))
+    except linalg.LinAlgError:
+        return Factor(None)
 
 
 def _span_coordinates(columns: np.ndarray) -> Callable[[np.ndarray], np.ndarray]:

@@ -71,7 +71,7 @@ class ProfileDesign:
         self.n_params = 1 + CELLS * width + steps.shape[1]
         self._linear_fit: tuple[np.ndarray, np.ndarray] | None = None
         self.memo: dict[str, Any] = {}
-        """What callers derive from this design's hours alone (kept as long as the design)."""
+        """What callers keep with this design: what its hours alone give, and the last target's residuals."""
 
     @property
     def X(self) -> sparse.csr_matrix:
@@ -241,6 +241,10 @@ class ProfileDesign:
     def gram(self, kind: str, params: np.ndarray) -> np.ndarray:
         jac = self.jacobian(kind, params)
         return np.asarray((jac.T @ jac).toarray())
+
+    def deviation_bound(self, kind: str, weights: np.ndarray) -> np.ndarray | None:
+        """No cheap bound over all draws at once here (see :meth:`ml.model.FourierDesign.deviation_bound`)."""
+        return None
 
 
 def _singular(matrix: np.ndarray) -> bool:

@@ -100,11 +100,11 @@ def simulate_overload(
     """Simulate ``draws`` futures of a fitted :class:`~ml.model.SeasonalTrendForecaster` over ``stamps``.
 
     The one simulator of the single-transformer report and the fleet: the fleet passes ``float32``
-    paths (half the memory) and the ``sampler`` it already built for its point forecast. The first
-    draws are the chosen growth form's, the last ``round(draws * w_runner_up)`` the runner-up's (see
-    the module docstring); a ``sampler`` must accept the form as its second argument and the hours
-    as its third, as ``draw_sampler``'s does. Paths are built ``block_hours`` at a time, from the
-    start of the horizon, for the draws that have not crossed yet (memory is bounded by the block).
+    paths (half the memory) and the ``sampler`` (``model.draw_sampler(stamps)``) it already built for
+    its point forecast. The first draws are the chosen growth form's, the last ``round(draws *
+    w_runner_up)`` the runner-up's (see the module docstring). Paths are built ``block_hours`` at a
+    time, from the start of the horizon, for the draws that have not crossed yet (memory is bounded
+    by the block).
     """
     expected = sampler or model.draw_sampler(stamps)  # type: ignore[attr-defined]
     sigma = np.maximum(model.hourly_sigma(stamps), 1e-9)  # type: ignore[attr-defined]
@@ -124,7 +124,7 @@ def _first_crossings(expected: DrawSampler, form: Form, limit_kw: float, block_h
     Only the hours some draw can reach the limit at are built (the sampler's envelope bounds every
     draw at once; an hour below it cannot be a crossing), in time order, block by block, for the
     draws still below: a draw is done at its first crossing. The answer is the one over every hour."""
-    hours = expected.reachable(form.draws, limit_kw, form.kind)  # type: ignore[attr-defined]
+    hours = expected.reachable(form.draws, limit_kw, form.kind)
     first = np.full(len(form.draws), -1, dtype=np.int64)
     pending = np.arange(len(form.draws))
     for lo in range(0, len(hours), block_hours):

@@ -88,11 +88,12 @@ def describe_plan(
     box = machine(costs, backend, spec, size)
     measured, prices = costs["measured"], costs["prices"]
     counts = sorted({shards, *(n for n in ALTERNATIVES if n <= max(transformers, 1))})
-    overridden = backend != "local" and size is not None and size != spec_size(spec, backend)
+    in_spec = spec_size(spec, backend) if backend != "local" else None
+    overridden = in_spec is not None and size is not None and size != in_spec
     lines = [
         f"plan     {transformers:,} transformers on {backend}: {shards} shard(s), "
         f"{'each on one ' + box.name + f' ({box.vcpus} vCPU)' if backend != 'local' else 'processes on this machine'}"
-        + (f", the stack's size (the spec says {spec_size(spec, backend)})" if overridden else ""),
+        + (f", the stack's size (the spec says {in_spec})" if overridden else ""),
         f"         measured {measured['core_ms_per_transformer']:g} core-ms per transformer ({measured['date']}, "
         f"{measured['source']}); start-up {costs['startup_s'][backend]} s per job assumed",
     ]
