@@ -170,7 +170,8 @@ class Design(Protocol):
     ) -> np.ndarray: ...
     def gram(self, kind: str, params: np.ndarray) -> np.ndarray: ...
     def profile(self, params: np.ndarray) -> np.ndarray: ...
-    def deviation_bound(self, kind: str, weights: np.ndarray) -> np.ndarray | None: ...
+    def upper_envelope(self, kind: str, draws: np.ndarray) -> np.ndarray | None: ...
+    def spread_bound(self, kind: str, params: np.ndarray, sd: np.ndarray) -> np.ndarray | None: ...
 
 
 class FourierDesign:
@@ -206,29 +207,46 @@ class FourierDesign:
         out += trend_value(kind, params[:, :1], params[:, 1:2], years[None, :])
         return out
 
-    def deviation_bound(self, kind: str, weights: np.ndarray) -> np.ndarray | None:
-        """Per hour, ``|x_h| . weights``: a bound on ``|x_h . d|`` for every ``d`` with ``|d_j| <= weights_j``
-        (the triangle inequality). Only for linear growth (the compounding trend is not linear in its
-        parameters): None otherwise."""
-        if kind != "linear":
-            return None
+    def upper_envelope(self, kind: str, draws: np.ndarray) -> np.ndarray | None:
+        """Per hour, a load no draw's expected load exceeds: the draws' centre plus, by the triangle
+        inequality, ``|x_h| . max_d |d - centre|`` for the columns; for compounding growth, whose trend is
+        not linear in its parameters, the trend's largest value over the draws' range of level and rate
+        (``level * exp(rate * years)`` is linear in the level and monotone in the rate) instead."""
+        centre = draws.mean(axis=0)
+        deviation = np.abs(draws - centre).max(axis=0)
+        if kind == "linear":
+            return self.columns() @ centre + self._absolute_columns() @ deviation
+        growth = np.exp(np.multiply.outer([draws[:, 1].min(), draws[:, 1].max()], self.years))
+        top = float(draws[:, 0].max())
+        trend = top * (growth.max(axis=0) if top >= 0 else growth.min(axis=0))
+        return trend + self.linear @ centre[2:] + self._absolute_columns()[:, 2:] @ deviation[2:]
+
+    def spread_bound(self, kind: str, params: np.ndarray, sd: np.ndarray) -> np.ndarray | None:
+        """Per hour, a bound on the standard deviation of the expected load for coefficients of standard
+        deviations ``sd`` around ``params``: ``x' C x <= (|x| . sd)^2`` with ``x`` the hour's gradient."""
+        if kind == "linear":
+            return self._absolute_columns() @ sd
+        trend = np.abs(trend_jacobian(kind, params[0], params[1], self.years)) @ sd[:2]
+        return trend + self._absolute_columns()[:, 2:] @ sd[2:]
+
+    def _absolute_columns(self) -> np.ndarray:
         if self._abs_columns is None:
             self._abs_columns = np.abs(self.columns())
-        return self._abs_columns @ weights
+        return self._abs_columns
 
-    def jacobian(self, kind: str, params: np.ndarray) -> np.ndarray:
-        """Derivatives of the mean by each parameter (hours x parameters); for linear growth the columns
-        themselves (do not modify it)."""
+    def jacobian(self, kind: str, params: np.ndarray, hours: np.ndarray | None = None) -> np.ndarray:
+        """Derivatives of the mean by each parameter (hours x parameters), at ``hours`` (positions) or every
+        hour; for linear growth the columns themselves (do not modify it)."""
         if kind == "linear":
-            return self.columns()
-        return np.column_stack([trend_jacobian(kind, params[0], params[1], self.years), self.linear])
+            return self.columns() if hours is None else self.columns()[hours]
+        linear, years = (self.linear, self.years) if hours is None else (self.linear[hours], self.years[hours])
+        return np.column_stack([trend_jacobian(kind, params[0], params[1], years), linear])
 
     def variance(self, kind: str, params: np.ndarray, cov: np.ndarray, hours: np.ndarray | None = None) -> np.ndarray:
         if kind == "linear" and cov.size and cov[0, 0] > 0:
             scale, leverage = self._leverage(cov)
             return scale * (leverage if hours is None else leverage[hours])
-        jac = self.jacobian(kind, params)
-        jac = jac if hours is None else jac[hours]
+        jac = self.jacobian(kind, params, hours)
         return np.einsum("ij,ij->i", jac @ cov, jac)  # a matrix product first: eight times the three-way einsum
 
     def _leverage(self, cov: np.ndarray) -> tuple[float, np.ndarray]:
@@ -727,15 +745,11 @@ class DrawSampler:
 
     def reachable(self, coefficients: np.ndarray, level: float, kind: str | None = None) -> np.ndarray:
         """The hours (positions) at which some of these draws' expected load may exceed ``level``:
-        every hour, unless the design bounds all draws at once (linear growth on Fourier cycles)."""
-        kind, coefficients = kind or self.trend, np.atleast_2d(coefficients)
-        centre = coefficients.mean(axis=0)
-        bound = self.design.deviation_bound(kind, np.abs(coefficients - centre).max(axis=0))
-        if bound is None:
+        every hour, unless the design bounds all draws at once (Fourier cycles)."""
+        upper = self.design.upper_envelope(kind or self.trend, np.atleast_2d(coefficients))
+        if upper is None:
             return np.arange(self.n_hours)
-        middle = self.design.mean(kind, centre[None, :])[0]
-        slack = self.ROUNDING * (np.abs(middle) + bound + abs(level)) + 1e-9
-        return np.flatnonzero(middle + bound + slack > level)
+        return np.flatnonzero(upper + self.ROUNDING * (np.abs(upper) + abs(level)) + 1e-9 > level)
 
     def moments(
         self, coef: np.ndarray, cov: np.ndarray, kind: str | None = None
@@ -743,7 +757,7 @@ class DrawSampler:
         """Each hour's expected load at ``coef``; a bound on each hour's standard deviation through the
         coefficients' ``cov`` (None: no cheap bound), and the exact variance at given hours."""
         kind, cov = kind or self.trend, np.asarray(cov)
-        bound = self.design.deviation_bound(kind, np.sqrt(np.clip(np.diag(cov), 0.0, None)))  # x'Cx <= (|x|.sd)^2
+        bound = self.design.spread_bound(kind, coef, np.sqrt(np.clip(np.diag(cov), 0.0, None)))
         return (
             self.design.mean(kind, coef),
             bound,

@@ -242,8 +242,12 @@ class ProfileDesign:
         jac = self.jacobian(kind, params)
         return np.asarray((jac.T @ jac).toarray())
 
-    def deviation_bound(self, kind: str, weights: np.ndarray) -> np.ndarray | None:
-        """No cheap bound over all draws at once here (see :meth:`ml.model.FourierDesign.deviation_bound`)."""
+    def upper_envelope(self, kind: str, draws: np.ndarray) -> np.ndarray | None:
+        """No cheap bound over all draws at once here (see :meth:`ml.model.FourierDesign.upper_envelope`)."""
+        return None
+
+    def spread_bound(self, kind: str, params: np.ndarray, sd: np.ndarray) -> np.ndarray | None:
+        """No cheap bound on the spread here (see :meth:`ml.model.FourierDesign.spread_bound`)."""
         return None
 
 

@@ -15,6 +15,7 @@ import numpy as np
 import pandas as pd
 
 from ml.anomalies import flatline_mask
+from ml.iso_stamps import fixed_width_seconds
 
 TIMESTAMP, KW = "timestamp", "kw"
 HOURS_PER_YEAR = 8760
@@ -94,6 +95,9 @@ def validate_load(
     _require_columns(raw, source)
     if raw.empty:
         raise DataValidationError(f"{source}: has a header but no data rows; expected hourly '{TIMESTAMP},{KW}' rows.")
+    clean = _clean_hourly(raw, source, policy) if timezone is None else None
+    if clean is not None:
+        return clean
     lines = pd.Series(np.arange(len(raw)) + 2, index=raw.index)
     timestamps = _parse_timestamps(raw[TIMESTAMP], lines, source, timezone)
     _require_dates_in_range(timestamps, lines, source, policy)
@@ -129,6 +133,42 @@ def validate_load(
         observed_hours=int(series.notna().sum()),
         start=full_index[0].isoformat(),
         end=full_index[-1].isoformat(),
+    )
+    return series, quality
+
+
+def _clean_hourly(raw: pd.DataFrame, source: str, policy: DataPolicy) -> tuple[pd.Series, DataQuality] | None:
+    """The usual export, decided on its bytes: fixed-width stamps one whole hour apart in order from the
+    first row to the last, every reading a plain decimal within bounds. Nothing there to repair or to
+    refuse but too short a history or too little variation, so the series is the readings on an hourly
+    index: exactly what the general path returns (tested), several times faster. None for anything else."""
+    seconds = fixed_width_seconds(raw[TIMESTAMP])
+    if seconds is None or seconds[0] % 3_600 or not np.all(np.diff(seconds) == 3_600):
+        return None
+    earliest, latest = (pd.Timestamp(bound) for bound in (policy.earliest, policy.latest))
+    if not earliest <= pd.Timestamp(int(seconds[0]), unit="s") <= pd.Timestamp(int(seconds[-1]), unit="s") < latest:
+        return None
+    kw = _plain_decimals(raw[KW])
+    if kw is None or not np.all(kw <= policy.max_kw):
+        return None
+    first = _parse_timestamps(raw[TIMESTAMP].iloc[:1], pd.Series([2], index=raw.index[:1]), source).iloc[0]
+    if first != pd.Timestamp(int(seconds[0]), unit="s"):  # read as the general path reads it, in its unit
+        return None
+    index = pd.date_range(first, periods=len(seconds), freq="h", name=TIMESTAMP)
+    _require_enough_history(len(index), source, policy)
+    series = pd.Series(kw, index=index, name=KW)
+    _require_variation(series, source, policy)
+    quality = DataQuality(
+        rows_read=len(raw),
+        exact_duplicates_dropped=0,
+        rows_were_unsorted=False,
+        missing_readings=0,
+        missing_hours=0,
+        missing_share=0.0,
+        longest_gap_hours=0,
+        observed_hours=len(series),
+        start=index[0].isoformat(),
+        end=index[-1].isoformat(),
     )
     return series, quality
 
@@ -399,8 +439,10 @@ def _require_coverage(
 
 def _require_variation(series: pd.Series, source: str, policy: DataPolicy) -> None:
     """A constant, all-zero, few-valued or mostly stuck series has no load pattern to learn."""
-    observed = series.dropna()
-    distinct = np.unique(observed.to_numpy())
+    observed = series.dropna().to_numpy()
+    distinct = np.unique(observed[:256])  # enough distinct values among the first: no need to sort them all
+    if len(distinct) < policy.min_distinct_readings:
+        distinct = np.unique(observed)
     if len(distinct) == 1:
         what = (
             "is 0 on every row (an empty export or a disconnected meter)"

@@ -38,6 +38,7 @@ def models() -> dict[str, tuple[SeasonalTrendForecaster, pd.DatetimeIndex]]:
     for name, truth, options in (
         ("fourier-linear", LoadTruth(), {}),
         ("fourier-compound", LoadTruth(compound_pct_per_year=6.0), {"trend": "compound"}),
+        ("fourier-mixed", LoadTruth(compound_pct_per_year=6.0), {}),  # compound chosen, linear drawn by weight
         (
             "profile",
             LoadTruth(compound_pct_per_year=4.0, daily_kw=2, yearly_kw=2, noise_rho=0.8),
@@ -50,7 +51,7 @@ def models() -> dict[str, tuple[SeasonalTrendForecaster, pd.DatetimeIndex]]:
     return fitted
 
 
-@pytest.mark.parametrize("name", ["fourier-linear", "fourier-compound", "profile"])
+@pytest.mark.parametrize("name", ["fourier-linear", "fourier-compound", "fourier-mixed", "profile"])
 @pytest.mark.parametrize("dtype", [np.float64, np.float32])
 def test_first_crossings_match_every_hour_built_at_once(models, name: str, dtype: type) -> None:  # type: ignore[no-untyped-def]
     model, future = models[name]
@@ -61,19 +62,21 @@ def test_first_crossings_match_every_hour_built_at_once(models, name: str, dtype
             np.testing.assert_array_equal(simulation.first_index, _plain_first_crossings(model, future, limit, dtype))
 
 
-def test_only_the_hours_a_draw_can_reach_are_built(models) -> None:  # type: ignore[no-untyped-def]
-    model, future = models["fourier-linear"]
+@pytest.mark.parametrize("name", ["fourier-linear", "fourier-compound", "fourier-mixed"])
+def test_only_the_hours_a_draw_can_reach_are_built(models, name: str) -> None:  # type: ignore[no-untyped-def]
+    model, future = models[name]
     sampler = model.draw_sampler(future)
-    draws = draw_coefficients(model.coef_, model.coef_cov_, 100, [5])
-    point = model.predict(future)
-    assert len(sampler.reachable(draws, float(point.max()) * 2)) == 0  # far from the limit: nothing to build
-    reachable = sampler.reachable(draws, float(np.quantile(point, 0.9)))
-    assert 0 < len(reachable) < 0.5 * len(future)
-    over = np.flatnonzero((sampler(draws) > np.quantile(point, 0.9)).any(axis=0))
-    assert set(over) <= set(reachable)  # every hour any draw crosses at is among them
+    for form in _draws_by_form(model, 100, [5]):
+        point = sampler(form.coef, form.kind)[0]
+        assert len(sampler.reachable(form.draws, float(point.max()) * 2, form.kind)) == 0  # far: nothing to build
+        limit = float(np.quantile(point, 0.9))
+        reachable = sampler.reachable(form.draws, limit, form.kind)
+        assert 0 < len(reachable) < 0.5 * len(future)
+        over = np.flatnonzero((sampler(form.draws, form.kind) > limit).any(axis=0))
+        assert set(over) <= set(reachable)  # every hour any draw crosses at is among them
 
 
-@pytest.mark.parametrize("name", ["fourier-linear", "fourier-compound", "profile"])
+@pytest.mark.parametrize("name", ["fourier-linear", "fourier-compound", "fourier-mixed", "profile"])
 def test_expected_hours_over_is_the_limit_of_the_average_over_draws(models, name: str) -> None:  # type: ignore[no-untyped-def]
     model, future = models[name]
     limit = float(np.quantile(model.predict(future), 0.97))
@@ -93,7 +96,7 @@ def test_expected_hours_over_is_the_limit_of_the_average_over_draws(models, name
     assert abs(closed - average) < 4 * error + 0.002 * average, (closed, average, error)
 
 
-@pytest.mark.parametrize("name", ["fourier-linear", "fourier-compound", "profile"])
+@pytest.mark.parametrize("name", ["fourier-linear", "fourier-compound", "fourier-mixed", "profile"])
 def test_only_hours_near_the_limit_need_their_variance(models, name: str) -> None:  # type: ignore[no-untyped-def]
     model, future = models[name]
     sampler, sigma = model.draw_sampler(future), model.hourly_sigma(future)
