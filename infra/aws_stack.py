@@ -38,7 +38,7 @@ class SageMakerStackArgs:
     tags: Mapping[str, str]
     github_repository: str
     github_environment: str
-    #: SageMaker instance type jobs request; exported as ``compute_target``.
+    #: SageMaker instance type jobs request; exported as ``compute_target`` and ``compute_size``.
     instance_type: str = "ml.m5.xlarge"
     log_retention_days: int = 30
     kms_deletion_window_days: int = 30
@@ -271,6 +271,7 @@ class SageMakerStack(pulumi.ComponentResource):
             name_prefix=name,
             image_repository=self.repository.repository_url,
             compute_target=args.instance_type,
+            compute_size=args.instance_type,
             job_identity=self.execution_role.arn,
             mlflow_tracking_uri=self.tracking_server.arn,
             data_uri=pulumi.Output.concat("s3://", self.bucket.bucket, f"/{DATA_PREFIX}/"),

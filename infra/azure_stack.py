@@ -49,6 +49,7 @@ class AzureMlStackArgs:
     tags: Mapping[str, str]
     github_repository: str
     github_environment: str
+    #: The cluster's VM size; exported as ``compute_size`` (the target is the cluster's name).
     compute_vm_size: str = "Standard_DS3_v2"
     compute_max_nodes: int = 2
     #: Low-priority nodes are cheaper but can be pre-empted; off so jobs are not lost by default.
@@ -356,6 +357,7 @@ class AzureMlStack(pulumi.ComponentResource):
             name_prefix=name,
             image_repository=pulumi.Output.concat(self.registry.login_server, "/", args.image_name),
             compute_target=self.compute.name,
+            compute_size=args.compute_vm_size,
             job_identity=self.job_identity.client_id,
             mlflow_tracking_uri=self.workspace.ml_flow_tracking_uri,
             data_uri=pulumi.Output.concat(datastore_uri, "/data/"),

@@ -18,6 +18,7 @@ COMMON_OUTPUT_KEYS: tuple[str, ...] = (
     "name_prefix",
     "image_repository",
     "compute_target",
+    "compute_size",
     "job_identity",
     "mlflow_tracking_uri",
     "data_uri",
@@ -58,6 +59,9 @@ class StackOutputs:
     image_repository: pulumi.Input[str]
     #: AzureML compute cluster name / SageMaker instance type.
     compute_target: pulumi.Input[str]
+    #: The machine each job gets: the cluster's VM size / the instance type (so, on AWS, ``compute_target`` again).
+    #: Its own key because on Azure the target is a name, and a plan must price what the jobs run on.
+    compute_size: pulumi.Input[str]
     #: Identity jobs run as: managed identity client id / SageMaker execution role ARN.
     job_identity: pulumi.Input[str]
     #: AzureML workspace MLflow URI / SageMaker managed MLflow tracking server ARN.

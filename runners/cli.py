@@ -304,8 +304,10 @@ def _say_outputs_untouched(output_dir: Path) -> None:
 
 def _explain_no_space(failed: StepReport) -> None:
     """A full disk shows up as a stray exit code (120: Python could not flush its output); say it plainly."""
+    from ml.steps.disk import SQLITE_FULL
+
     text = f"{failed.message}\n{failed.log_tail}"
-    full = any(mark in text for mark in ("No space left on device", "database or disk is full", "exit code 120"))
+    full = any(mark in text for mark in ("No space left on device", SQLITE_FULL, "exit code 120"))
     if full or shutil.disk_usage(_existing(state_dir())).free < outputs.MIB:
         err.print(f"[red]no space left on device[/] in the state folder {state_dir()}: {FREE_SPACE}")
 

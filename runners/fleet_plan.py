@@ -88,12 +88,10 @@ def describe_plan(
     box = machine(costs, backend, spec, size)
     measured, prices = costs["measured"], costs["prices"]
     counts = sorted({shards, *(n for n in ALTERNATIVES if n <= max(transformers, 1))})
-    in_spec = spec_size(spec, backend) if backend != "local" else None
-    overridden = in_spec is not None and size is not None and size != in_spec
     lines = [
         f"plan     {transformers:,} transformers on {backend}: {shards} shard(s), "
         f"{'each on one ' + box.name + f' ({box.vcpus} vCPU)' if backend != 'local' else 'processes on this machine'}"
-        + (f", the stack's size (the spec says {in_spec})" if overridden else ""),
+        + _whose_size(spec, backend, size),
         f"         measured {measured['core_ms_per_transformer']:g} core-ms per transformer ({measured['date']}, "
         f"{measured['source']}); start-up {costs['startup_s'][backend]} s per job assumed",
     ]
@@ -114,16 +112,25 @@ def describe_plan(
         "         memory is for a folder of files per transformer; a long file holds the shard's rows as text "
         "until each is forecast (a few MB per transformer): prefer a folder, or more shards, at this scale"
     )
-    if backend == "azure":
+    if backend == "azure" and size is None:  # a stack from before the compute_size output
         lines.append(
             "         the cluster's VM size is the stack's (Pulumi config gridcast:computeSize): the plan prices the "
             f"spec's {box.name}, so keep the two the same"
         )
+    if backend == "azure":
         lines.append(
             f"         the compute cluster must allow {shards} nodes (Pulumi config gridcast:computeMaxNodes), "
             "or the job waits for nodes that never come"
         )
     return "\n".join(lines)
+
+
+def _whose_size(spec: PipelineSpec, backend: str, size: str | None) -> str:
+    """Say when the price is the stack's machine rather than the spec's, and what the spec would have said."""
+    if backend == "local" or size is None:
+        return ""
+    in_spec = spec_size(spec, backend)
+    return ", the stack's size" + (f" (the spec says {in_spec})" if size != in_spec else "")
 
 
 def _duration(seconds: float) -> str:

@@ -12,7 +12,6 @@
 
 from __future__ import annotations
 
-import errno
 import fcntl
 import json
 import os
@@ -21,6 +20,8 @@ from contextlib import suppress
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import IO
+
+from ml.steps.disk import disk_full
 
 LOCK_FILE = ".gridcast.lock"
 MANIFEST = "gridcast_run.json"
@@ -36,8 +37,9 @@ class OutputDirError(ValueError):
     """The output location cannot take this run's results; the message says why."""
 
 
-def no_space(exc: OSError) -> bool:
-    return exc.errno in (errno.ENOSPC, errno.EDQUOT)
+def no_space(exc: BaseException) -> bool:
+    """A full disk or quota, also as the cause of ``exc``: the steps' own check, so both say it alike."""
+    return disk_full(exc) is not None
 
 
 def needed_output_bytes(horizon_years: float) -> int:

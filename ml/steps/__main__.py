@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import errno
 import os
 import signal
 import sys
@@ -12,6 +11,7 @@ from typing import Annotated
 import typer
 
 from ml.steps import EXIT_BAD_INPUT, EXIT_ERROR, EXIT_REJECTED
+from ml.steps.disk import disk_full
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, help=__doc__, pretty_exceptions_enable=False)
 
@@ -92,28 +92,11 @@ def _run(action, *args, **kwargs):  # type: ignore[no-untyped-def]
         _fail(str(exc), EXIT_BAD_INPUT)
     except (FileNotFoundError, NoChampionError, ModelFormatError, ChampionMovedError) as exc:  # refused, not run
         _fail(str(exc), EXIT_ERROR)
-    except Exception as exc:
+    except Exception as exc:  # a full disk is not a bug: one line like any refused run
         full = disk_full(exc)
         if full is None:
             raise
         _fail(f"no space left on device{f' writing {full}' if full else ''}: free some space and run again", EXIT_ERROR)
-
-
-def disk_full(exc: BaseException) -> str | None:
-    """Whether ``exc`` (or what caused it) is a full disk: the file it was writing ('' if not known), else None.
-
-    A full disk is not a bug, so it is one line like any refused run: an ``OSError`` with ENOSPC or
-    EDQUOT anywhere in the chain, or SQLite's own wording (the tracking store reports it as text)."""
-    seen: set[int] = set()
-    current: BaseException | None = exc
-    while current is not None and id(current) not in seen:
-        seen.add(id(current))
-        if isinstance(current, OSError) and current.errno in (errno.ENOSPC, errno.EDQUOT):
-            return str(current.filename or "")
-        if "database or disk is full" in str(current):
-            return ""
-        current = current.__cause__ or current.__context__
-    return None
 
 
 def _check_options(**values: object) -> None:

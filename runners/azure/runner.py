@@ -83,6 +83,9 @@ class AzureRunner(Runner):
 
     # -- submitting -------------------------------------------------------------------------------
 
+    def machine_size(self) -> str | None:
+        return self.settings.compute_size  # every step runs on the stack's cluster, whatever the spec says
+
     def doctor(self, spec: PipelineSpec) -> list[Check]:
         from runners.azure.doctor import run_checks
 
@@ -100,6 +103,8 @@ class AzureRunner(Runner):
         ) + (
             f"# submit: pipeline job in experiment {spec.experiment}, workspace {s.workspace_name} "
             f"(resource group {s.resource_group}, subscription {s.subscription_id})\n"
+            f"# compute: every step on the stack's cluster {s.compute_target}, "
+            f"VM size {s.compute_size or 'not exported by the stack'}\n"
         )
         return header + yaml.safe_dump(job._to_dict(), sort_keys=False, width=120)
 

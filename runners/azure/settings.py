@@ -36,6 +36,9 @@ class AzureSettings(BaseModel):
     region: str
     compute_target: str
     """The AzureML compute cluster every step runs on."""
+    compute_size: str | None = None
+    """The cluster's VM size (``gridcast:computeSize``), so a plan prices the VMs the steps get; a stack from
+    before this output lacks it, and the plan falls back to the spec's ``vm_size``."""
     job_identity_client_id: str
     """Client id of the user-assigned managed identity the steps run as (data, registry, MLflow)."""
     image_repository: str

@@ -16,7 +16,6 @@ Progress goes to ``status.json`` (``runners/local/status.py``), which ``runner s
 
 from __future__ import annotations
 
-import errno
 import json
 import os
 import signal
@@ -28,6 +27,7 @@ from contextlib import ExitStack, suppress
 from pathlib import Path
 from typing import Any
 
+from ml.steps.disk import disk_full
 from runners.base import Status, StepReport
 from runners.local import shards
 from runners.local.engine import ContainerIsolation
@@ -82,8 +82,8 @@ class Supervisor:
         try:
             return self._run_plan()
         except Exception as exc:
-            where = getattr(exc, "filename", None) or self.run_dir
-            why = f"no space left on device ({where})" if _no_space(exc) else repr(exc)
+            full = disk_full(exc)
+            why = f"no space left on device ({full or self.run_dir})" if full is not None else repr(exc)
             with self.lock:
                 self.status.message = f"the supervisor could not go on: {why}"
                 for entry in self.status.steps:
@@ -245,10 +245,6 @@ class Supervisor:
         except OSError as exc:  # a full state disk: the step's failure says why; keep supervising
             with suppress(OSError):  # our own log is on the same disk
                 print(f"status not saved: {exc}", file=sys.stderr, flush=True)
-
-
-def _no_space(exc: BaseException) -> bool:
-    return isinstance(exc, OSError) and exc.errno in (errno.ENOSPC, errno.EDQUOT)
 
 
 def _ended(code: int) -> str:

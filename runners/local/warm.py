@@ -18,6 +18,10 @@ from typing import IO
 
 from runners.local.lifetime import die_with_parent
 
+# The launcher's full-disk check is inline, not ml.steps.disk.disk_full: this text runs under `python -c` in
+# the step's process, for any `python -m` module, so it cannot count on `ml` being importable (a failed import
+# would hide the step's own error). An ml.steps command already says a full disk in one line through disk_full
+# (ml/steps/__main__.py); this catches only a bare one while the step starts or ends.
 LAUNCHER = """
 import errno, importlib, runpy, sys
 module, argv = sys.argv[1], sys.argv[2:]

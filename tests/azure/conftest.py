@@ -31,6 +31,7 @@ def stack_outputs() -> dict[str, Any]:
         "name_prefix": "gridcast-dev",
         "image_repository": "crgridcastdev.azurecr.io/gridcast",
         "compute_target": "cpu-cluster",
+        "compute_size": "Standard_DS3_v2",
         "job_identity": JOB_IDENTITY,
         "mlflow_tracking_uri": f"azureml://westeurope.api.azureml.ms/mlflow/v1.0/subscriptions/{SUBSCRIPTION}",
         "data_uri": "azureml://datastores/gridcast/paths/data/",

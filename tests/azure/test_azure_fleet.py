@@ -9,17 +9,24 @@ proven by ``tests/fleet/test_fleet_input.py`` (``--shard-index auto``), not here
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
+import pytest
+import yaml
 from azure_testkit import IMAGE
 from azureml_loopback import FakeAzureML, Scenario
+from typer.testing import CliRunner
 
 from runners.azure.compile import compile_pipeline
 from runners.azure.inputs import input_assets
 from runners.azure.runner import AzureRunner
 from runners.azure.settings import AzureSettings
 from runners.base import RunRequest, Status, StepReport
+from runners.cli import app
+from runners.fleet_plan import estimate, load_costs, machine
 from runners.spec import FLEET_SPEC, load_spec
 
 FLEET_FILES = ("fleet_report.csv", "fleet_errors.csv", "fleet_risk.png", "fleet_model.npz", "fleet_manifest.json")
@@ -54,6 +61,68 @@ def test_the_sdk_validates_a_sharded_fleet_job_over_n_nodes(settings: AzureSetti
     }
     assert inputs["limits"]["type"] == "uri_file"
     assert fleet.component.environment.image == IMAGE
+
+
+def test_every_fleet_node_is_on_the_stacks_cluster_and_asks_for_no_vm_size(
+    settings: AzureSettings, tmp_path: Path
+) -> None:
+    """The cluster has one size, the stack's: the job names the cluster and no size, so no spec value can disagree."""
+    spec = load_spec(FLEET_SPEC).with_shards(3)
+    assert spec.steps[0].resources["azure"]["vm_size"] == "Standard_DS3_v2"  # in the spec, for the plan only
+    sized = settings.model_copy(update={"compute_size": "Standard_F8s_v2"})
+    job = compile_pipeline(spec, sized, {a.input: a.reference for a in input_assets(spec, fleet_inputs(tmp_path))})
+
+    assert job.settings.default_compute == "cpu-cluster"
+    assert {node.compute for node in job.jobs.values()} == {"cpu-cluster"}
+    assert all(node.resources.instance_type is None for node in job.jobs.values())
+    assert "Standard_" not in yaml.safe_dump(job._to_dict())  # neither the spec's size nor the stack's
+
+
+@pytest.mark.parametrize(
+    ("stack_size", "machine_line", "fallback_note"),
+    [
+        ("Standard_F8s_v2", "Standard_F8s_v2 (8 vCPU), the stack's size (the spec says Standard_DS3_v2)", False),
+        ("Standard_DS3_v2", "Standard_DS3_v2 (4 vCPU), the stack's size", False),
+        (None, "Standard_DS3_v2 (4 vCPU)", True),  # a stack from before the compute_size output
+    ],
+)
+def test_the_fleet_plan_prices_the_vm_size_the_stack_exports_else_the_specs(
+    stack_outputs: dict[str, Any],
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    stack_size: str | None,
+    machine_line: str,
+    fallback_note: bool,
+) -> None:
+    """As on AWS, the plan prices the machines the jobs get and says so; without the output, the spec's, with a note."""
+    monkeypatch.setenv("GRIDCAST_HOME", str(tmp_path / "state"))
+    monkeypatch.setenv("COLUMNS", "300")
+    stack_outputs.pop("compute_size")
+    outputs_file = tmp_path / "stack-outputs.json"
+    outputs_file.write_text(json.dumps(stack_outputs | ({"compute_size": stack_size} if stack_size else {})))
+    paths = fleet_inputs(tmp_path)
+    result = CliRunner().invoke(
+        app,
+        [
+            *("fleet", "--backend", "azure", "--data", str(paths["data"]), "--limits", str(paths["limits"])),
+            *("--stack-outputs", str(outputs_file), "--image", IMAGE),
+            *("--dry-run", "--transformers", "100000", "--shards", "16"),
+        ],
+    )
+
+    assert result.exit_code == 0, result.output
+    job, plan = result.output.split("\nplan     ", 1)
+    assert plan.splitlines()[0] == f"100,000 transformers on azure: 16 shard(s), each on one {machine_line}"
+    assert ("the plan prices the spec's Standard_DS3_v2, so keep the two the same" in plan) is fallback_note
+    assert "the compute cluster must allow 16 nodes" in plan
+    costs = load_costs()
+    e = estimate(costs, "azure", machine(costs, "azure", load_spec(FLEET_SPEC), stack_size), 100_000, 16)
+    row = re.search(r"^\s+16\s+6,250\s+\S+ \S+\s+([\d,.]+)\s+[\d.]+ GiB  <- this run$", plan, re.MULTILINE)
+    assert row, plan
+    assert float(row[1].replace(",", "")) == pytest.approx(round(e.cost, 2))  # type: ignore[arg-type]
+    size = stack_size or "not exported by the stack"
+    assert f"# compute: every step on the stack's cluster cpu-cluster, VM size {size}\n" in job
+    assert "compute: azureml:cpu-cluster" in job
 
 
 def test_fleet_submits_over_https_follows_both_steps_and_brings_the_merged_outputs_home(

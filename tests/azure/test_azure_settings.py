@@ -97,6 +97,17 @@ def test_create_validates_without_connecting(stack_outputs: dict[str, Any], tmp_
         create(BackendOptions(tmp_path, "sqlite:///unused.db", {"cloud": "azure"}, IMAGE))
 
 
+def test_the_machine_size_is_the_clusters_vm_size_when_the_stack_exports_it(
+    stack_outputs: dict[str, Any], tmp_path: Any
+) -> None:
+    """What a fleet plan prices; a stack from before the compute_size output still loads, with no size."""
+    sized = BackendOptions(tmp_path, "sqlite:///unused.db", stack_outputs | {"compute_size": "Standard_F8s_v2"}, IMAGE)
+    assert create(sized).machine_size() == "Standard_F8s_v2"
+    del stack_outputs["compute_size"]
+    older = create(BackendOptions(tmp_path, "sqlite:///unused.db", stack_outputs, IMAGE))
+    assert older.machine_size() is None
+
+
 def test_endpoint_override_must_be_https(stack_outputs: dict[str, Any], tmp_path: Any) -> None:
     options = BackendOptions(tmp_path, "sqlite:///unused.db", stack_outputs, IMAGE, "http://127.0.0.1:8080")
     with pytest.raises(AzureSettingsError) as caught:

@@ -7,13 +7,17 @@ import errno
 import json
 import os
 import shutil
+import sqlite3
 import subprocess
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
 
+from ml.steps.disk import disk_full
 from runners import outputs
+from runners.local import supervise
+from runners.local.status import FAILED, read_status
 from tests.conftest import RUNNER
 from tests.faults.conftest import Start, mounted_tmpfs, wait_for_log
 
@@ -183,3 +187,85 @@ def test_other_os_errors_in_a_step_still_show_their_traceback() -> None:
 
     with pytest.raises(PermissionError):
         _run(step)
+
+
+def deep(error: Exception) -> Exception:
+    """``error`` two links down, as libraries pass it on: explicitly (``from``), then implicitly (raised while
+    handling it)."""
+    try:
+        try:
+            try:
+                raise error
+            except Exception as exc:
+                raise ValueError("could not write the artifact") from exc
+        except ValueError:
+            raise RuntimeError("could not log the model")  # noqa: B904 (the implicit link is the point)
+    except RuntimeError as top:
+        return top
+
+
+def enospc() -> Exception:
+    return OSError(errno.ENOSPC, "No space left on device", "/state/mlruns/1/model.npz")
+
+
+def sqlite_full() -> Exception:
+    return sqlite3.OperationalError("database or disk is full")  # SQLite's SQLITE_FULL, as text
+
+
+def denied() -> Exception:
+    return PermissionError(errno.EACCES, "Permission denied", "/state")
+
+
+@pytest.mark.parametrize(("make", "where"), [(enospc, "/state/mlruns/1/model.npz"), (sqlite_full, "")])
+def test_the_one_check_finds_a_full_disk_deep_in_the_chain_and_nothing_else(
+    make: Callable[[], Exception], where: str
+) -> None:
+    assert disk_full(deep(make())) == where
+    assert outputs.no_space(deep(make()))  # the runner's output and state folders: the same check
+    assert disk_full(deep(denied())) is None and not outputs.no_space(deep(denied()))
+
+
+@pytest.mark.parametrize("make", [enospc, sqlite_full])
+def test_a_step_says_a_full_disk_deep_in_the_chain_in_one_line(
+    make: Callable[[], Exception], capsys: pytest.CaptureFixture[str]
+) -> None:
+    import typer
+
+    from ml.steps.__main__ import _run
+
+    def step() -> None:
+        raise deep(make())
+
+    with pytest.raises(typer.Exit):
+        _run(step)
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("error: no space left on device") and "\n" not in err
+
+
+@pytest.mark.parametrize(
+    ("make", "where"), [(enospc, "/state/mlruns/1/model.npz"), (sqlite_full, None), (denied, None)]
+)
+def test_the_supervisor_says_a_full_disk_deep_in_the_chain(
+    make: Callable[[], Exception], where: str | None, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The supervisor itself failing (not a step): a full disk is named, with its file if known, else the run's
+    folder; anything else keeps its repr."""
+    run_dir = tmp_path / "runs" / "20260101-000000-abcdef"
+    run_dir.mkdir(parents=True)
+    (run_dir / "plan.json").write_text(json.dumps({"tracking_uri": "sqlite:///unused.db", "steps": []}))
+    error = deep(make())
+    recovered: list[str] = []
+
+    def fail(self: supervise.Supervisor) -> int:
+        raise error
+
+    monkeypatch.setattr(supervise.Supervisor, "listen", lambda self: None)  # no lifeline in a test
+    monkeypatch.setattr(supervise.Supervisor, "_run_plan", fail)
+    monkeypatch.setattr(supervise.Supervisor, "_recover", lambda self, state: recovered.append(state))
+
+    assert supervise.Supervisor(run_dir).run() == 1
+
+    status = read_status(run_dir)
+    assert status is not None and status.state == FAILED and recovered == [FAILED]
+    why = repr(error) if make is denied else f"no space left on device ({where or run_dir})"
+    assert status.message == f"the supervisor could not go on: {why}"

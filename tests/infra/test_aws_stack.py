@@ -257,5 +257,5 @@ def test_an_existing_github_provider_is_reused_not_duplicated() -> None:
     assert trust["Condition"]["StringEquals"]["token.actions.githubusercontent.com:sub"] == (
         "repo:grid/forecast:environment:dev"
     )
-    assert run.outputs["compute_target"] == "ml.c5.2xlarge"
+    assert run.outputs["compute_target"] == run.outputs["compute_size"] == "ml.c5.2xlarge"
     assert run.outputs["region"] == "us-east-1"

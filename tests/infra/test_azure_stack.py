@@ -256,6 +256,14 @@ def test_public_access_and_low_priority_are_opt_in_switches() -> None:
     assert run.named("gc-dev-github-federation").inputs["subject"] == "repo:grid/forecast:environment:dev"
 
 
+def test_the_exported_compute_size_is_the_clusters_vm_size() -> None:
+    """The target is the cluster's name; the size, which the fleet plan prices, is exported beside it."""
+    run = _component(compute_vm_size="Standard_F8s_v2")
+    assert run.named("gc-dev-compute").inputs["properties"]["properties"]["vmSize"] == "Standard_F8s_v2"
+    assert run.outputs["compute_size"] == "Standard_F8s_v2"
+    assert run.outputs["compute_target"] == "cpu-cluster"
+
+
 def test_component_refuses_tags_without_the_required_keys() -> None:
     with pytest.raises(ValueError, match="cost-center"):
         run_pulumi(

@@ -30,6 +30,8 @@ def test_azure_outputs_point_at_the_created_resources(azure_run: StackRun) -> No
     assert re.fullmatch(r"cr[a-z0-9]+\.azurecr\.io/gridcast", out["image_repository"])
     assert out["image_repository"] == f"{out['registry_login_server']}/gridcast"
     assert out["compute_target"] == "cpu-cluster"
+    cluster = azure_run.named("gridcast-azure-compute").inputs["properties"]["properties"]
+    assert out["compute_size"] == cluster["vmSize"] == "Standard_DS3_v2"  # the cluster's, from gridcast:computeSize
     assert out["job_identity"] == out["job_identity_client_id"]
     assert out["job_identity"] == azure_run.named("gridcast-azure-job-identity").state["clientId"]
     assert re.fullmatch(UUID, out["job_identity"])
@@ -47,7 +49,7 @@ def test_aws_outputs_point_at_the_created_resources(aws_run: StackRun) -> None:
     out = aws_run.outputs
     assert (out["cloud"], out["region"], out["name_prefix"]) == ("aws", "eu-west-1", "gridcast-aws")
     assert out["image_repository"] == f"{ACCOUNT_ID}.dkr.ecr.eu-west-1.amazonaws.com/gridcast-aws"
-    assert out["compute_target"] == "ml.m5.xlarge"
+    assert out["compute_target"] == out["compute_size"] == "ml.m5.xlarge"
     assert out["job_identity"] == out["execution_role_arn"]
     assert out["job_identity"].startswith(f"arn:aws:iam::{ACCOUNT_ID}:role/gridcast-aws-execution-role")
     assert out["mlflow_tracking_uri"] == out["tracking_server_arn"]

@@ -46,3 +46,12 @@ def test_other_commands_start_on_go(tmp_path: Path) -> None:
         assert step.process is None
         assert step.go() == 0
     assert (tmp_path / "marker").read_text() == "ran\n"
+
+
+def test_a_bare_full_disk_as_the_step_starts_or_ends_is_one_line(tmp_path: Path) -> None:
+    """The launcher's own inline check (it cannot import ml.steps.disk): ENOSPC that no handler of the step caught."""
+    (tmp_path / "fills.py").write_text("import errno\nraise OSError(errno.ENOSPC, 'No space left on device')\n")
+    with (tmp_path / "log").open("w") as log:
+        code = StepProcess([sys.executable, "-m", "fills"], tmp_path, {}, log).go()
+    assert code == 1
+    assert (tmp_path / "log").read_text() == "error: no space left on device: [Errno 28] No space left on device\n"
