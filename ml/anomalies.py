@@ -74,7 +74,18 @@ def centred_median(values: np.ndarray, window: int) -> np.ndarray:
         rolling = pd.Series(values).rolling(window, center=True, min_periods=window // 4)
         return rolling.median().to_numpy()
     out = ndimage.median_filter(values, size=window, mode="nearest")
-    for i in range(half):
-        out[i] = np.median(values[: i + half + 1])
-        out[len(values) - 1 - i] = np.median(values[len(values) - 1 - i - half :])
+    out[:half] = _growing_medians(values[: 2 * half], half)
+    out[len(values) - half :] = _growing_medians(values[::-1][: 2 * half], half)[::-1]
     return out
+
+
+def _growing_medians(values: np.ndarray, half: int) -> np.ndarray:
+    """``median(values[:half + 1 + i])`` for i in 0..half-1 (a window cut by the series' end), all at once:
+    each prefix sorted with the rest pushed to the end, its middle one or two values taken as
+    ``np.median`` takes them (the mean of the middle two for an even count)."""
+    sizes = half + 1 + np.arange(half)
+    prefixes = np.where(np.arange(len(values))[None, :] < sizes[:, None], values[None, :], np.inf)
+    ordered = np.sort(prefixes, axis=1)
+    rows = np.arange(half)
+    low, high = ordered[rows, (sizes - 1) // 2], ordered[rows, sizes // 2]
+    return np.where(sizes % 2 == 1, low, (low + high) / 2)

@@ -184,7 +184,7 @@ class FourierDesign:
         self._abs_columns: np.ndarray | None = None
         self._linear_fit: tuple[np.ndarray, np.ndarray] | None = None
         self._normal: Factor | None = None
-        self._coordinates: Callable[[np.ndarray], np.ndarray] | None = None
+        self._span: Span | None = None
         self.memo: dict[str, Any] = {}
         """What callers keep with this design: what its hours alone give, and the last target's residuals."""
 
@@ -265,8 +265,16 @@ class FourierDesign:
         return scale, kept[1]
 
     def gram(self, kind: str, params: np.ndarray) -> np.ndarray:
-        jac = self.jacobian(kind, params)
-        return jac.T @ jac
+        """``J' J`` of the Jacobian at ``params``. For compounding growth by blocks: the other columns' own
+        products depend on the hours alone and are kept, so only the two trend columns' are new."""
+        if kind == "linear":
+            columns = self.columns()
+            return columns.T @ columns
+        if "linear_gram" not in self.memo:
+            self.memo["linear_gram"] = self.linear.T @ self.linear
+        trend = trend_jacobian(kind, params[0], params[1], self.years)
+        across = self.linear.T @ trend
+        return np.block([[trend.T @ trend, across.T], [across, self.memo["linear_gram"]]])
 
     def profile(self, params: np.ndarray) -> np.ndarray:
         """The seasonal part alone (the level steps and the trend left out)."""
@@ -286,9 +294,9 @@ class FourierDesign:
         # after projecting out the linear columns and the growth column. Inner products of the parts
         # orthogonal to the linear columns come from inner products minus those of the projections'
         # coordinates, so each trial rate costs one matrix-vector product instead of a new regression.
-        if self._coordinates is None:
-            self._coordinates = _span_coordinates(linear)
-        coordinates = self._coordinates
+        if self._span is None:
+            self._span = Span.of(linear)
+        coordinates = self._span.coordinates
         along_y = coordinates(target)
         yy = float(target @ target - along_y @ along_y)
 
@@ -301,8 +309,10 @@ class FourierDesign:
         best = optimize.minimize_scalar(
             rss, bounds=(-MAX_LOG_GROWTH, MAX_LOG_GROWTH), method="bounded", options={"xatol": 1e-7}
         )
-        design = np.column_stack([np.exp(best.x * years), linear])
-        coef = _solve(design, target)
+        growth = np.exp(best.x * years)
+        coef = self._span.with_column(growth, target, along_y)
+        if coef is None:  # the growth column (nearly) in the others' span: the minimum-norm solution
+            coef = _solve(np.column_stack([growth, linear]), target)
         return np.concatenate([[coef[0], best.x], coef[1:]])
 
     def _linear_solve(self, target: np.ndarray) -> np.ndarray:
@@ -789,19 +799,51 @@ def _normal_factor(design: np.ndarray) -> Factor:
         return Factor(None)
 
 
-def _span_coordinates(columns: np.ndarray) -> Callable[[np.ndarray], np.ndarray]:
-    """A function giving a vector's projection onto the columns' span, as coordinates in an orthonormal
-    basis of it (so inner products of projections are inner products of coordinates): ``R^-T A^T v`` with
-    ``R`` the Cholesky factor of ``A^T A``, never forming the basis. The columns (cycles and 0/1 steps)
-    are well-conditioned; a singular Gram matrix falls back to a Householder basis."""
-    if not columns.shape[1]:
-        return lambda vector: np.empty(0)
-    try:
-        upper = linalg.cholesky(columns.T @ columns)
-    except linalg.LinAlgError:
-        basis = np.linalg.qr(columns)[0]
-        return lambda vector: basis.T @ vector
-    return lambda vector: linalg.solve_triangular(upper, columns.T @ vector, trans="T", check_finite=False)
+@dataclass(frozen=True)
+class Span:
+    """The span of some columns ``A``, for regressions that add one more column to them.
+
+    :meth:`coordinates` gives a vector's projection onto the span in an orthonormal basis of it (so
+    inner products of projections are inner products of coordinates): ``R^-T A^T v`` with ``R`` the
+    Cholesky factor of ``A^T A``, never forming the basis. The columns (cycles and 0/1 steps) are
+    well-conditioned; a singular Gram matrix falls back to a Householder basis (``upper`` None)."""
+
+    columns: np.ndarray
+    upper: np.ndarray | None
+    basis: np.ndarray | None = None
+
+    @classmethod
+    def of(cls, columns: np.ndarray) -> Span:
+        if not columns.shape[1]:
+            return cls(columns, np.empty((0, 0)))
+        try:
+            return cls(columns, linalg.cholesky(columns.T @ columns))
+        except linalg.LinAlgError:
+            return cls(columns, None, np.linalg.qr(columns)[0])
+
+    def coordinates(self, vector: np.ndarray) -> np.ndarray:
+        if self.upper is None:
+            return self.basis.T @ vector  # type: ignore[union-attr]
+        if not len(self.upper):
+            return np.empty(0)
+        return linalg.solve_triangular(self.upper, self.columns.T @ vector, trans="T", check_finite=False)
+
+    def with_column(self, column: np.ndarray, target: np.ndarray, along_target: np.ndarray) -> np.ndarray | None:
+        """Least-squares coefficients of ``target`` on ``[column, A]`` from the target's coordinates
+        (Frisch-Waugh: the column's coefficient from the parts orthogonal to ``A``, then ``A``'s from
+        what is left, ``R^-1`` of its coordinates); None when the column lies (nearly) in the span or the
+        span is singular, where the caller takes a minimum-norm solution."""
+        if self.upper is None:
+            return None
+        along = self.coordinates(column)
+        orthogonal = float(column @ column - along @ along)
+        if not orthogonal > 1e-10 * float(column @ column):
+            return None
+        first = float(column @ target - along @ along_target) / orthogonal
+        rest = along_target - first * along
+        if len(rest):
+            rest = linalg.solve_triangular(self.upper, rest, check_finite=False)
+        return np.concatenate([[first], rest])
 
 
 def _inverse(gram: np.ndarray) -> np.ndarray:

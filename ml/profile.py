@@ -168,25 +168,19 @@ class ProfileDesign:
     def _solve(self, first: np.ndarray | None, scale: np.ndarray | None, target: np.ndarray) -> np.ndarray:
         """Least squares on columns ``[first, scale * X, S]`` by blocks: the cells' Gram matrix is block
         diagonal (each hour touches one cell), so only the few dense columns (rate, steps) need a
-        Schur complement; 72 small solves instead of one of ~500 columns. ``scale`` None is no scaling:
-        the cells' blocks then depend on the hours alone and are built once for every design over them."""
-        dense = self.S if first is None else np.column_stack([first, self.S])
-        w, cells = self.width, CELLS
-        weighted = self.basis if scale is None else self.basis * scale[:, None]
-        cross = np.zeros((cells, w, dense.shape[1]))
-        rhs = np.zeros((cells, w))
+        Schur complement; 72 small solves instead of one of ~500 columns. What does not depend on the
+        target is :meth:`_columns_part`, kept with the design for the linear fit (every target's)."""
+        linear = first is self.years and scale is None
+        columns = self.memo.get("linear_columns") if linear else None
+        if columns is None:
+            columns = self._columns_part(first, scale)
+            if linear:
+                self.memo["linear_columns"] = columns
+        dense, part, blocks, cross, solved_cross, schur = columns
+        rhs = np.zeros((CELLS, self.width))
         if len(self._order):
-            part, order = weighted[self._order], self._order
-            cross[self._present] = np.add.reduceat(part[:, :, None] * dense[order][:, None, :], self._starts)
-            rhs[self._present] = np.add.reduceat(part * target[order][:, None], self._starts)
-        blocks = self._shared.get("blocks") if scale is None else None
-        if blocks is None:
-            blocks = self._blocks(weighted)
-            if scale is None:
-                self._shared["blocks"] = blocks
+            rhs[self._present] = np.add.reduceat(part * target[self._order][:, None], self._starts)
         solved_rhs = np.linalg.solve(blocks, rhs[..., None])[..., 0]
-        solved_cross = np.linalg.solve(blocks, cross)
-        schur = dense.T @ dense - np.einsum("cwq,cwr->qr", cross, solved_cross)
         dense_rhs = dense.T @ target - np.einsum("cwq,cw->q", cross, solved_rhs)
         if dense.shape[1]:
             coef = (
@@ -200,6 +194,24 @@ class ProfileDesign:
         if first is None:
             return np.concatenate([beta.ravel(), coef])
         return np.concatenate([coef[:1], beta.ravel(), coef[1:]])
+
+    def _columns_part(self, first: np.ndarray | None, scale: np.ndarray | None) -> tuple[np.ndarray, ...]:
+        """The columns' side of :meth:`_solve`: the dense columns, the weighted basis grouped by cell, the
+        cells' blocks, the dense columns' products with the cells (raw and solved), and the Schur complement."""
+        dense = self.S if first is None else np.column_stack([first, self.S])
+        weighted = self.basis if scale is None else self.basis * scale[:, None]
+        cross = np.zeros((CELLS, self.width, dense.shape[1]))
+        part = weighted[self._order]
+        if len(self._order):
+            cross[self._present] = np.add.reduceat(part[:, :, None] * dense[self._order][:, None, :], self._starts)
+        blocks = self._shared.get("blocks") if scale is None else None
+        if blocks is None:
+            blocks = self._blocks(weighted)
+            if scale is None:  # the unscaled cells' blocks depend on the hours alone: every design over them
+                self._shared["blocks"] = blocks
+        solved_cross = np.linalg.solve(blocks, cross)
+        schur = dense.T @ dense - np.einsum("cwq,cwr->qr", cross, solved_cross)
+        return dense, part, blocks, cross, solved_cross, schur
 
     def _blocks(self, weighted: np.ndarray) -> np.ndarray:
         """The cells' Gram blocks of the weighted basis, with a tiny ridge (do not modify them)."""

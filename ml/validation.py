@@ -8,6 +8,7 @@ Line numbers are the file's own (the header is line 1), so a user can jump strai
 
 from __future__ import annotations
 
+import functools
 import math
 from dataclasses import asdict, dataclass
 
@@ -151,9 +152,7 @@ def _clean_hourly(raw: pd.DataFrame, source: str, policy: DataPolicy) -> tuple[p
     kw = _plain_decimals(raw[KW])
     if kw is None or not np.all(kw <= policy.max_kw):
         return None
-    first = _parse_timestamps(raw[TIMESTAMP].iloc[:1], pd.Series([2], index=raw.index[:1]), source).iloc[0]
-    if first != pd.Timestamp(int(seconds[0]), unit="s"):  # read as the general path reads it, in its unit
-        return None
+    first = pd.Timestamp(int(seconds[0]), unit="s").as_unit(_stamp_unit())
     index = pd.date_range(first, periods=len(seconds), freq="h", name=TIMESTAMP)
     _require_enough_history(len(index), source, policy)
     series = pd.Series(kw, index=index, name=KW)
@@ -171,6 +170,13 @@ def _clean_hourly(raw: pd.DataFrame, source: str, policy: DataPolicy) -> tuple[p
         end=index[-1].isoformat(),
     )
     return series, quality
+
+
+@functools.cache
+def _stamp_unit() -> str:
+    """The time unit the general path reads whole-second stamps in (pandas' choice, asked once)."""
+    sample = pd.Series(["2023-01-01 00:00:00"], dtype=pd.StringDtype("pyarrow", na_value=np.nan))
+    return str(_parse_timestamps(sample, pd.Series([2]), "sample").dt.unit)
 
 
 def _require_columns(raw: pd.DataFrame, source: str) -> None:

@@ -63,3 +63,31 @@ def test_a_fit_is_the_same_alone_and_after_others_over_the_same_hours(order: lis
     assert (
         not len(together["bigger"]["shifts"]) and together["bigger"]["trend"] == together["smooth"]["trend"] == "linear"
     )  # type: ignore[arg-type]
+
+
+def test_adding_a_column_to_a_span_is_least_squares_on_all_columns() -> None:
+    rng = np.random.default_rng(2)
+    hours = np.arange(5000.0)
+    columns = np.column_stack([np.sin(2 * np.pi * hours / 24), np.cos(2 * np.pi * hours / 24), hours > 2000])
+    growth = np.exp(0.05 * hours / 8766)
+    target = 50 * growth + columns @ [3.0, -2.0, 7.0] + rng.normal(0, 1, len(hours))
+    span = model_module.Span.of(columns)
+    coef = span.with_column(growth, target, span.coordinates(target))
+    expected = np.linalg.lstsq(np.column_stack([growth, columns]), target, rcond=None)[0]
+    np.testing.assert_allclose(coef, expected, rtol=1e-9)
+    # a column inside the span, or a span with a repeated column: None, and the caller takes lstsq's answer
+    inside = 2 * columns[:, 0] + columns[:, 2]
+    assert span.with_column(inside, target, span.coordinates(target)) is None
+    repeated = model_module.Span.of(np.column_stack([columns, columns[:, :1]]))
+    assert repeated.with_column(growth, target, repeated.coordinates(target)) is None
+
+
+@pytest.mark.parametrize("name", ["compounding", "stepped"])
+def test_the_compound_gram_by_blocks_is_the_jacobians_own(name: str) -> None:
+    _, truth, options = next(case for case in CASES if case[0] == name)
+    series = history(truth, seed=3)
+    model = SeasonalTrendForecaster(**options).fit(series.index, series.to_numpy())
+    design = model._design(model._clock(series.index))
+    params = model.coef_ if model.trend_ == "compound" else model.runner_up_coef_
+    jacobian = design.jacobian("compound", params)
+    np.testing.assert_allclose(design.gram("compound", params), jacobian.T @ jacobian, rtol=1e-10, atol=1e-8)
