@@ -45,12 +45,13 @@ def _rmse(error: np.ndarray) -> float:
     return float(np.sqrt(np.mean(error**2)))
 
 
-def holdout_scores(estimator: object, series: pd.Series) -> dict[str, float]:
-    """Fit a fresh copy on the training window; score it on validation and test.
+def holdout_scores(estimator: object, series: pd.Series, split: Split | None = None) -> dict[str, float]:
+    """Fit a fresh copy on the training window; score it on validation and test (``split``: the
+    series' :func:`chronological_split`, when the caller has it already).
 
     Every model, challenger or champion, is judged by this same protocol on the same windows.
     """
-    split = chronological_split(series)
+    split = split or chronological_split(series)
     fitted = clone(estimator).fit(split.train.index, split.train.to_numpy())
     val, test = score(fitted, split.validation), score(fitted, split.test)
     return {"val_rmse": val["rmse"], "val_mae": val["mae"], "rmse": test["rmse"], "mae": test["mae"]}
@@ -67,13 +68,16 @@ def forecast_index(last_observation: pd.Timestamp, years: float) -> pd.DatetimeI
 SEASONAL_LAG_HOURS = 168
 
 
-def seasonal_naive_rmse(series: pd.Series, lag_hours: int = SEASONAL_LAG_HOURS) -> float:
-    """RMSE on the test window of the seasonal-naive forecast: the same hour one week earlier.
+def seasonal_naive_rmse(
+    series: pd.Series, lag_hours: int = SEASONAL_LAG_HOURS, test: pd.Series | None = None
+) -> float:
+    """RMSE on the test window (``test``: the series' own, when the caller has it already) of the
+    seasonal-naive forecast: the same hour one week earlier.
 
     The scale-free yardstick of the gate: any transformer, any size, any noise level has one, and a
     model that does not beat it has learnt nothing the last week did not already say.
     """
-    test = chronological_split(series).test
+    test = chronological_split(series).test if test is None else test
     earlier = _hours_earlier(series, test.index, lag_hours)
     known = ~np.isnan(earlier)
     if not known.any():

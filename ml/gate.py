@@ -70,8 +70,9 @@ def judge(scores: Scores, champion_rmse: float | None, gate: Gate) -> tuple[bool
 
 
 def challenger_scores(model: SeasonalTrendForecaster, series: pd.Series) -> Scores:
+    split = chronological_split(series)  # once: every score below is on its windows
     return Scores(
-        rmse=holdout_scores(model, series)["rmse"],
-        registered_rmse=score(model, chronological_split(series).test)["rmse"],
-        naive_rmse=seasonal_naive_rmse(series),
+        rmse=holdout_scores(model, series, split)["rmse"],
+        registered_rmse=score(model, split.test)["rmse"],
+        naive_rmse=seasonal_naive_rmse(series, test=split.test),
     )

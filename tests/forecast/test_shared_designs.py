@@ -91,3 +91,43 @@ def test_the_compound_gram_by_blocks_is_the_jacobians_own(name: str) -> None:
     params = model.coef_ if model.trend_ == "compound" else model.runner_up_coef_
     jacobian = design.jacobian("compound", params)
     np.testing.assert_allclose(design.gram("compound", params), jacobian.T @ jacobian, rtol=1e-10, atol=1e-8)
+
+
+@pytest.mark.parametrize("name", ["smooth", "compounding", "stepped"])
+def test_the_growth_rate_search_by_power_series_is_the_exact_search(name: str) -> None:
+    """The series gives the residual sum of squares of every trial rate to ~1e-11, so the rate found
+    is the exact search's within the search's own tolerance (1e-7)."""
+    from scipy import optimize
+
+    _, truth, options = next(case for case in CASES if case[0] == name)
+    series = history(truth, seed=5)
+    model = SeasonalTrendForecaster(**options).fit(series.index, series.to_numpy())
+    design = model._design(model._clock(series.index))
+    span = model_module.Span.of(design.linear)
+    powers = model_module.GrowthPowers.of(design.years, span, model_module.MAX_LOG_GROWTH)
+    assert powers is not None
+    target = series.to_numpy()
+    along = span.coordinates(target)
+    outside = float(target @ target - along @ along)
+
+    def exact(rate: float) -> float:
+        growth = np.exp(rate * design.years)
+        along_growth = span.coordinates(growth)
+        inner = growth @ target - along_growth @ along
+        return outside - inner**2 / (growth @ growth - along_growth @ along_growth)
+
+    by_series = powers.rss(target, along, outside)
+    for rate in np.linspace(-model_module.MAX_LOG_GROWTH, model_module.MAX_LOG_GROWTH, 57):
+        assert by_series(rate) == pytest.approx(exact(rate), rel=1e-10)
+    searched = [
+        optimize.minimize_scalar(f, bounds=(-0.7, 0.7), method="bounded", options={"xatol": 1e-7}).x
+        for f in (by_series, exact)
+    ]
+    assert abs(searched[0] - searched[1]) < 1e-7
+
+
+def test_a_history_too_long_for_the_series_takes_the_exact_search() -> None:
+    years = np.linspace(0.0, 12.0, 2000)
+    columns = np.column_stack([np.sin(2 * np.pi * years), np.cos(2 * np.pi * years)])
+    assert model_module.GrowthPowers.of(years, model_module.Span.of(columns), model_module.MAX_LOG_GROWTH) is None
+    assert model_module.GrowthPowers.of(years[:300], model_module.Span.of(columns[:300]), 0.7) is not None
