@@ -68,9 +68,7 @@ def forecast_index(last_observation: pd.Timestamp, years: float) -> pd.DatetimeI
 SEASONAL_LAG_HOURS = 168
 
 
-def seasonal_naive_rmse(
-    series: pd.Series, lag_hours: int = SEASONAL_LAG_HOURS, test: pd.Series | None = None
-) -> float:
+def seasonal_naive_rmse(series: pd.Series, lag_hours: int = SEASONAL_LAG_HOURS, test: pd.Series | None = None) -> float:
     """RMSE on the test window (``test``: the series' own, when the caller has it already) of the
     seasonal-naive forecast: the same hour one week earlier.
 

@@ -172,6 +172,8 @@ class Design(Protocol):
     def profile(self, params: np.ndarray) -> np.ndarray: ...
     def upper_envelope(self, kind: str, draws: np.ndarray) -> np.ndarray | None: ...
     def spread_bound(self, kind: str, params: np.ndarray, sd: np.ndarray) -> np.ndarray | None: ...
+    def peak_bound(self, kind: str, centre: np.ndarray, deviation: np.ndarray) -> float | None: ...
+    def spread_peak(self, kind: str, params: np.ndarray, sd: np.ndarray) -> float | None: ...
 
 
 class FourierDesign:
@@ -182,6 +184,7 @@ class FourierDesign:
         self.n_params = 2 + linear.shape[1]
         self._columns: np.ndarray | None = None
         self._abs_columns: np.ndarray | None = None
+        self._column_peaks: np.ndarray | None = None
         self._linear_fit: tuple[np.ndarray, np.ndarray] | None = None
         self._normal: Factor | None = None
         self._span: Span | None = None
@@ -229,6 +232,37 @@ class FourierDesign:
             return self._absolute_columns() @ sd
         trend = np.abs(trend_jacobian(kind, params[0], params[1], self.years)) @ sd[:2]
         return trend + self._absolute_columns()[:, 2:] @ sd[2:]
+
+    def peak_bound(self, kind: str, centre: np.ndarray, deviation: np.ndarray) -> float:
+        """A load no parameter vector within ``deviation`` of ``centre`` (element by element) exceeds at any
+        hour, in a few operations: the trend's largest value over the ranges of level and rate at the first
+        and last hour (it is monotone in time for any rate) plus each other column's largest magnitude
+        times its coefficient's. Far coarser than :meth:`upper_envelope`, enough to tell a load far below."""
+        low, high = centre - deviation, centre + deviation
+        ends = np.array([self.years.min(), self.years.max()]) if len(self.years) else np.zeros(1)
+        if kind == "linear":
+            trend = high[0] + float(np.maximum(low[1] * ends, high[1] * ends).max())
+        else:
+            growth = np.exp(np.multiply.outer([low[1], high[1]], ends))
+            trend = high[0] * float(growth.max() if high[0] >= 0 else growth.min())
+        return float(trend + (np.abs(centre[2:]) + deviation[2:]) @ self._peaks())
+
+    def spread_peak(self, kind: str, params: np.ndarray, sd: np.ndarray) -> float:
+        """A bound on :meth:`spread_bound` over every hour, in a few operations (see :meth:`peak_bound`)."""
+        ends = np.array([self.years.min(), self.years.max()]) if len(self.years) else np.zeros(1)
+        longest = float(np.abs(ends).max())
+        if kind == "linear":
+            trend = sd[0] + longest * sd[1]
+        else:
+            growth = float(np.exp(params[1] * ends).max())
+            trend = growth * (sd[0] + abs(float(params[0])) * longest * sd[1])
+        return float(trend + sd[2:] @ self._peaks())
+
+    def _peaks(self) -> np.ndarray:
+        """Each non-trend column's largest magnitude over the hours."""
+        if self._column_peaks is None:
+            self._column_peaks = np.abs(self.linear).max(axis=0) if len(self.years) else np.zeros(self.linear.shape[1])
+        return self._column_peaks
 
     def _absolute_columns(self) -> np.ndarray:
         if self._abs_columns is None:
@@ -758,11 +792,30 @@ class DrawSampler:
 
     def reachable(self, coefficients: np.ndarray, level: float, kind: str | None = None) -> np.ndarray:
         """The hours (positions) at which some of these draws' expected load may exceed ``level``:
-        every hour, unless the design bounds all draws at once (Fourier cycles)."""
-        upper = self.design.upper_envelope(kind or self.trend, np.atleast_2d(coefficients))
+        every hour, unless the design bounds all draws at once (Fourier cycles); none when even the
+        design's coarse peak over every hour stays below (a load far from its limit, the common case)."""
+        kind, coefficients = kind or self.trend, np.atleast_2d(coefficients)
+        centre = coefficients.mean(axis=0)
+        peak = self.design.peak_bound(kind, centre, np.abs(coefficients - centre).max(axis=0))
+        if peak is not None and not self._may_exceed(np.array(peak), level):
+            return np.empty(0, dtype=np.int64)
+        upper = self.design.upper_envelope(kind, coefficients)
         if upper is None:
             return np.arange(self.n_hours)
-        return np.flatnonzero(upper + self.ROUNDING * (np.abs(upper) + abs(level)) + 1e-9 > level)
+        return np.flatnonzero(self._may_exceed(upper, level))
+
+    def _may_exceed(self, upper: np.ndarray, level: float) -> np.ndarray:
+        """Where a bound on the expected load, with the slack for float32 paths, reaches ``level`` (the
+        slack grows with the bound, so a lower bound never reaches where a higher one does not)."""
+        return upper + self.ROUNDING * (np.abs(upper) + abs(level)) + 1e-9 > level
+
+    def peaks(self, coef: np.ndarray, cov: np.ndarray, kind: str | None = None) -> tuple[float, float] | None:
+        """Bounds, over every hour, on the expected load at ``coef`` and on its standard deviation through
+        ``cov`` (None: no cheap ones), in a few operations: enough to tell a load far below its limit."""
+        kind, sd = kind or self.trend, np.sqrt(np.clip(np.diag(np.asarray(cov)), 0.0, None))
+        load = self.design.peak_bound(kind, np.asarray(coef, dtype=float), np.zeros(len(coef)))
+        spread = self.design.spread_peak(kind, np.asarray(coef, dtype=float), sd)
+        return None if load is None or spread is None else (load, spread)
 
     def moments(
         self, coef: np.ndarray, cov: np.ndarray, kind: str | None = None

@@ -262,6 +262,14 @@ class ProfileDesign:
         """No cheap bound on the spread here (see :meth:`ml.model.FourierDesign.spread_bound`)."""
         return None
 
+    def peak_bound(self, kind: str, centre: np.ndarray, deviation: np.ndarray) -> float | None:
+        """No cheap bound here (see :meth:`ml.model.FourierDesign.peak_bound`)."""
+        return None
+
+    def spread_peak(self, kind: str, params: np.ndarray, sd: np.ndarray) -> float | None:
+        """No cheap bound here (see :meth:`ml.model.FourierDesign.spread_peak`)."""
+        return None
+
 
 def _singular(matrix: np.ndarray) -> bool:
     return bool(np.linalg.cond(matrix) > 1e12)

@@ -148,6 +148,9 @@ def _expected_hours_over(expected: DrawSampler, form: Form, limit_kw: float, sig
     limit the average over coefficient draws tends to, without the draws' sampling noise and in
     one pass over the hours; exact for linear growth, first order (the delta method, as the
     intervals) for compounding growth. Noise memory changes the spread of the count, not its mean."""
+    peaks = expected.peaks(form.coef, form.cov, form.kind)
+    if peaks is not None and peaks[0] + FAR_Z * np.sqrt(float(sigma.max()) ** 2 + peaks[1] ** 2) < limit_kw:
+        return 0.0  # every hour further below the limit than FAR_Z of its widest spread: none counts
     mean, sd_bound, variance_at = expected.moments(form.coef, form.cov, form.kind)
     if sd_bound is None:  # no bound on the spread: every hour through the normal CDF
         return float(special.ndtr((mean - limit_kw) / np.sqrt(sigma**2 + variance_at(None))).sum())

@@ -112,3 +112,39 @@ def _chosen_form_only(model: SeasonalTrendForecaster) -> SeasonalTrendForecaster
     alone = copy.deepcopy(model)
     alone.trend_weights_ = {model.trend_: 1.0, model.runner_up_trend_: 0.0}
     return alone
+
+
+@pytest.mark.parametrize("name", ["fourier-linear", "fourier-compound", "fourier-mixed"])
+def test_the_coarse_peaks_bound_every_hour(models, name: str) -> None:  # type: ignore[no-untyped-def]
+    model, future = models[name]
+    sampler = model.draw_sampler(future)
+    for form in _draws_by_form(model, 100, [5]):
+        centre = form.draws.mean(axis=0)
+        peak = sampler.design.peak_bound(form.kind, centre, np.abs(form.draws - centre).max(axis=0))
+        assert (
+            peak >= sampler.design.upper_envelope(form.kind, form.draws).max() >= sampler(form.draws, form.kind).max()
+        )
+        load, spread = sampler.peaks(form.coef, form.cov, form.kind)
+        mean, sd_bound, _ = sampler.moments(form.coef, form.cov, form.kind)
+        assert load >= mean.max() and spread >= sd_bound.max()
+        assert load < 1.5 * mean.max()  # coarse, not useless
+
+
+@pytest.mark.parametrize("name", ["fourier-linear", "fourier-compound", "fourier-mixed"])
+def test_a_limit_far_above_the_load_is_settled_by_the_peaks_alone(models, name: str, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    model, future = models[name]
+    limit = 2 * float(model.predict(future).max())
+    design = model.draw_sampler(future).design
+    with monkeypatch.context() as without_peaks:
+        without_peaks.setattr(type(design), "peak_bound", lambda *args: None)
+        without_peaks.setattr(type(design), "spread_peak", lambda *args: None)
+        expected = simulate_overload(model, future, limit, 100, [5])
+
+    def not_needed(*args, **kwargs):  # type: ignore[no-untyped-def]
+        raise AssertionError("the per-hour bounds were built for a limit the peaks settle")
+
+    monkeypatch.setattr(type(design), "upper_envelope", not_needed)
+    monkeypatch.setattr(type(design), "spread_bound", not_needed)
+    settled = simulate_overload(model, future, limit, 100, [5])
+    assert settled.hours_over == expected.hours_over == 0.0
+    assert (settled.first_index == -1).all() and (expected.first_index == -1).all()
