@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 import re
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
@@ -36,6 +35,7 @@ from ml.model import SeasonalTrendForecaster
 from ml.overload import point_summary, simulation_summary
 from ml.uncertainty import SEED, simulate_overload
 from ml.validation import DataPolicy, DataValidationError, validate_load
+from ml.workers import default_jobs, run_everywhere
 
 ID = "transformer_id"
 LIMIT = "limit_kw"
@@ -326,13 +326,6 @@ class FleetResult:
         )
 
 
-def default_jobs() -> int:
-    try:
-        return max(len(os.sched_getaffinity(0)), 1)
-    except AttributeError:  # not on Linux
-        return os.cpu_count() or 1
-
-
 def forecast_fleet(
     items: Sequence[tuple[str, object]],
     limits: Mapping[str, float],
@@ -351,35 +344,27 @@ def forecast_fleet(
     (see :func:`resolve_limits`); ``model_params`` are every transformer's estimator options (holidays,
     timezone, structure). Each challenger passes ``gate`` (default :class:`ml.gate.Gate`) against its
     own entry in ``champions`` (transformer id to :class:`Champion`), which answers when it fails.
-    Workers are processes with one BLAS thread each: on small matrices a threaded BLAS only fights
-    the other workers for the cores. ``progress(done, failed)`` is called as
-    each transformer finishes, so a long run can say how far it is."""
-    from joblib import Parallel, delayed, parallel_config
-    from threadpoolctl import threadpool_limits
-
+    The work is shared by this process and ``n_jobs - 1`` worker processes (:mod:`ml.workers`), one BLAS
+    thread each. ``progress(done, failed)`` is called as each transformer finishes, so a long run can
+    say how far it is. Results are in the order of ``items``, whichever process made them."""
     jobs = min(n_jobs or default_jobs(), max(len(items), 1))
-    tasks = (
-        delayed(_guarded)(
-            tid, source, load, limits[tid], horizon_years, draws, policy, model_params, gate, (champions or {}).get(tid)
-        )
+    tasks = [
+        (tid, source, load, limits[tid], horizon_years, draws, policy, model_params, gate, (champions or {}).get(tid))
         for tid, source in items
+    ]
+    done = failed = 0
+
+    def count(result: TransformerForecast | TransformerFailure) -> None:
+        nonlocal done, failed
+        done, failed = done + 1, failed + isinstance(result, TransformerFailure)
+        if progress is not None:
+            progress(done, failed)
+
+    results = run_everywhere(_guarded, tasks, jobs, count)
+    return FleetResult(
+        [r for r in results if isinstance(r, TransformerForecast)],
+        [r for r in results if isinstance(r, TransformerFailure)],
     )
-    forecasts: list[TransformerForecast] = []
-    failures: list[TransformerFailure] = []
-
-    def collect(results: Iterable[TransformerForecast | TransformerFailure]) -> None:
-        for result in results:
-            (forecasts if isinstance(result, TransformerForecast) else failures).append(result)  # type: ignore[arg-type]
-            if progress is not None:
-                progress(len(forecasts) + len(failures), len(failures))
-
-    if jobs == 1:
-        with threadpool_limits(1):
-            collect(function(*args, **kwargs) for function, args, kwargs in tasks)
-    else:
-        with parallel_config(backend="loky", inner_max_num_threads=1):
-            collect(Parallel(n_jobs=jobs, batch_size="auto", return_as="generator")(tasks))
-    return FleetResult(forecasts, failures)
 
 
 def rank_fleet(report: pd.DataFrame) -> pd.DataFrame:
