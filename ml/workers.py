@@ -4,11 +4,11 @@ A new worker process first imports what the tasks need (the scientific stack: on
 of a core); this process has it all already. So this process works from the first moment, and only
 ``jobs - 1`` workers are started: one process fewer pays for the imports, and no core waits for them.
 Tasks go out in chunks that shrink towards the end (a worker's results come back a chunk at a time),
-one chunk per worker at a time from the front of the queue, this process's from the back, so the two
-meet in the middle. When the queue is empty, this process waits for the workers' last chunks, unless a
-worker has not answered yet (still starting: a small fleet is done before it is up): then its chunk is
-done here as well, the first answer kept (tasks are deterministic, so either copy is the same), and the
-worker is stopped.
+two chunks per worker at a time from the front of the queue (its next one at hand while this process
+is busy), this process's from the back, so the two meet in the middle. When the queue is empty, this
+process waits for the workers' last chunks, unless no worker has answered yet (still starting: a small
+fleet is done before one is up); then their chunks are done here as well, the first answer kept (tasks
+are deterministic, so either copy is the same), and the workers are stopped.
 A worker that dies (killed, out of memory) is warned about and its chunks are done here; an error a
 task raises is raised here, as if the task had run here.
 
@@ -44,18 +44,6 @@ def default_jobs() -> int:
         return os.cpu_count() or 1
 
 
-def _chunks(n_tasks: int, jobs: int, size: int | None) -> list[range]:
-    """Consecutive chunks of the tasks: ``size`` each, or (guided) a quarter of each process's share of
-    what is left, 1 to :data:`MAX_CHUNK`, so chunks shrink towards the end and nobody waits long for a last one."""
-    chunks: list[range] = []
-    start = 0
-    while start < n_tasks:
-        step = size or min(MAX_CHUNK, max(1, (n_tasks - start) // (4 * max(jobs, 1))))
-        chunks.append(range(start, min(start + step, n_tasks)))
-        start += step
-    return chunks
-
-
 def run_chunk(function: Callable[..., Any], chunk: Sequence[tuple[Any, ...]]) -> list[Any]:
     """A chunk of tasks in one call (a module-level function, so a worker can receive it)."""
     return [function(*arguments) for arguments in chunk]
@@ -71,79 +59,99 @@ def run_everywhere(
     """``function(*task)`` for every task, in task order, on ``jobs`` processes (this one included).
 
     ``function`` must be picklable (module level); ``on_result`` is called here as each result arrives,
-    in whatever order they finish, exactly once per task."""
+    in whatever order they finish, exactly once per task. ``chunk_size`` fixes the chunks' size (tests)."""
     from threadpoolctl import threadpool_limits
 
-    chunks = _chunks(len(tasks), jobs, chunk_size)
-    results: list[Any] = [None] * len(tasks)
-    done = [False] * len(chunks)
-
-    def keep(index: int, answers: list[Any]) -> None:
-        if done[index]:
-            return  # the other copy of this chunk came first
-        done[index] = True
-        for position, answer in zip(chunks[index], answers, strict=True):
-            results[position] = answer
-            if on_result is not None:
-                on_result(answer)
-
-    def here(index: int) -> None:
-        keep(index, run_chunk(function, [tasks[i] for i in chunks[index]]))
-
+    sharing = _Sharing(function, tasks, max(jobs, 1), on_result, chunk_size)
     with threadpool_limits(1):
-        if jobs <= 1 or len(chunks) <= 1:
-            for index in range(len(chunks)):
-                here(index)
-            return results
-        _share(function, tasks, chunks, jobs - 1, keep, here, done)
-    return results
+        if jobs <= 1 or len(tasks) <= 1:
+            for index in range(len(tasks)):
+                sharing.here(range(index, index + 1))
+        else:
+            sharing.with_workers(jobs - 1)
+    return sharing.results
 
 
-def _share(
-    function: Callable[..., Any],
-    tasks: Sequence[tuple[Any, ...]],
-    chunks: list[range],
-    workers: int,
-    keep: Callable[[int, list[Any]], None],
-    here: Callable[[int], None],
-    done: list[bool],
-) -> None:
-    """The workers take chunks from the front, this process from the back, until every chunk is done."""
-    from joblib.externals.loky import get_reusable_executor
+class _Sharing:
+    """The tasks not yet given out are ``[front, back)``: workers take from the front, this process from
+    the back. A worker's chunk is a quarter of each process's share of what is left (1 to :data:`MAX_CHUNK`),
+    this process's a quarter of that: between its chunks it hands the workers their next ones."""
 
-    executor = get_reusable_executor(max_workers=workers, env=dict.fromkeys(ONE_THREAD, "1"))
-    running: dict[Future[list[Any]], int] = {}
-    front, back = 0, len(chunks) - 1
-    finished = answered = False
+    def __init__(
+        self,
+        function: Callable[..., Any],
+        tasks: Sequence[tuple[Any, ...]],
+        jobs: int,
+        on_result: Callable[[Any], None] | None,
+        chunk_size: int | None,
+    ):
+        self.function, self.tasks, self.jobs = function, tasks, jobs
+        self.on_result, self.chunk_size = on_result, chunk_size
+        self.results: list[Any] = [None] * len(tasks)
+        self.done = [False] * len(tasks)
+        self.left = len(tasks)
+        self.front, self.back = 0, len(tasks)
 
-    def take(future: Future[list[Any]]) -> None:
-        nonlocal workers, answered
-        index = running.pop(future)
+    def here(self, span: range) -> None:
+        self.keep(span, run_chunk(self.function, [self.tasks[i] for i in span]))
+
+    def keep(self, span: range, answers: list[Any]) -> None:
+        for index, answer in zip(span, answers, strict=True):
+            if self.done[index]:
+                continue  # the other copy of this task came first
+            self.done[index], self.results[index] = True, answer
+            self.left -= 1
+            if self.on_result is not None:
+                self.on_result(answer)
+
+    def take(self, from_front: bool) -> range:
+        """A worker's chunk from the front; this process's from the back, a quarter of a worker's, so it
+        looks in on the workers (and gives them their next chunk) often."""
+        size = self.chunk_size or min(MAX_CHUNK, max(1, (self.back - self.front) // (4 * self.jobs)))
+        size = min(size if from_front or self.chunk_size else max(1, size // 4), self.back - self.front)
+        if from_front:
+            self.front += size
+            return range(self.front - size, self.front)
+        self.back -= size
+        return range(self.back, self.back + size)
+
+    def with_workers(self, workers: int) -> None:
+        """The workers keep two chunks each (the next at hand while this process is busy with its own)."""
+        from joblib.externals.loky import get_reusable_executor
+
+        executor = get_reusable_executor(max_workers=workers, env=dict.fromkeys(ONE_THREAD, "1"))
+        running: dict[Future[list[Any]], range] = {}
+        answered = False
+
+        def collect(future: Future[list[Any]]) -> None:
+            nonlocal workers, answered
+            span = running.pop(future)
+            try:
+                self.keep(span, future.result())
+                answered = True
+            except BrokenExecutor as exc:  # a worker died (killed, out of memory): go on here alone
+                warnings.warn(f"a worker process stopped ({exc}); this process does the rest", stacklevel=4)
+                workers = 0
+                self.here(span)
+
         try:
-            keep(index, future.result())
-            answered = True
-        except BrokenExecutor as exc:  # a worker died (killed, out of memory): go on here alone
-            warnings.warn(f"a worker process stopped ({exc}); this process does the rest", stacklevel=4)
-            workers = 0
-
-    try:
-        while not all(done):
-            while front <= back and len(running) < workers:  # one chunk each: none waits in a queue
-                running[executor.submit(run_chunk, function, [tasks[i] for i in chunks[front]])] = front
-                front += 1
-            for future in [f for f in running if f.done()]:
-                take(future)
-            if front <= back:
-                here(back)
-                back -= 1
-            elif running and answered:  # nothing left to take; the workers are up: their chunks end soon
-                for future in wait(running, return_when=FIRST_COMPLETED).done:
-                    take(future)
-            else:  # a worker still starting (or one that died) holds chunks: do them here too, the last first
-                held = [index for index in range(front) if not done[index]]
-                if held:
-                    here(held[-1])
-        finished = True
-    finally:
-        if running or not finished:  # late copies of done chunks, or an error: do not wait for them
+            while self.left:
+                while self.front < self.back and len(running) < 2 * workers:
+                    span = self.take(from_front=True)
+                    running[executor.submit(run_chunk, self.function, [self.tasks[i] for i in span])] = span
+                for future in [f for f in running if f.done()]:
+                    collect(future)
+                if self.front < self.back:
+                    self.here(self.take(from_front=False))
+                elif running and answered:  # nothing left to give out; the workers are up: wait for them
+                    for future in wait(running, return_when=FIRST_COMPLETED).done:
+                        collect(future)
+                else:  # no worker has answered (still starting): do what they hold here too, the last first
+                    held = [span for span in running.values() if not all(self.done[i] for i in span)]
+                    if held:
+                        self.here(held[-1])
+        except BaseException:
+            executor.shutdown(wait=False)  # the workers finish what they hold (killing races with loky's queue)
+            raise
+        if running:  # a worker that never answered (still starting): stopped, not waited for
             executor.shutdown(wait=False, kill_workers=True)
