@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 
 import numpy as np
@@ -58,8 +59,15 @@ def holdout_scores(estimator: object, series: pd.Series, split: Split | None = N
 
 
 def forecast_index(last_observation: pd.Timestamp, years: float) -> pd.DatetimeIndex:
-    """Hourly stamps from the hour after the last observation, ``years`` calendar years long."""
-    start = pd.Timestamp(last_observation) + pd.Timedelta(hours=1)
+    """Hourly stamps from the hour after the last observation, ``years`` calendar years long (the same
+    index object again for the same arguments: a fleet's transformers mostly end at the same hour, and
+    models know a horizon they have seen)."""
+    return _forecast_index(pd.Timestamp(last_observation), float(years))
+
+
+@functools.lru_cache(maxsize=8)
+def _forecast_index(last_observation: pd.Timestamp, years: float) -> pd.DatetimeIndex:
+    start = last_observation + pd.Timedelta(hours=1)
     whole_years = int(np.floor(years))
     end = start + pd.DateOffset(years=whole_years) + pd.Timedelta(days=round((years - whole_years) * 365.25))
     return pd.date_range(start, end, freq="h", inclusive="left", name="timestamp")

@@ -235,7 +235,7 @@ def forecast_one(
     version = THIS_RUN if decision == PROMOTED else champion.version  # type: ignore[union-attr]
     horizon = forecast_index(series.index[-1], horizon_years)
     sampler = model.draw_sampler(horizon)  # the horizon's design, built once for point and draws
-    point = sampler(model.coef_)[0]
+    point = sampler.point(model.coef_)
     simulation = simulate_overload(
         model, horizon, limit_kw, draws, _seed(transformer_id), sampler=sampler, dtype=np.float32
     )

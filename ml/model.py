@@ -13,6 +13,7 @@ hours honestly, and keeps the residual spread per local hour, day type and seaso
 
 from __future__ import annotations
 
+import functools
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -29,7 +30,8 @@ from ml.anomalies import flatline_mask, gross_outlier_mask, spike_mask
 from ml.calendar import DAY_TYPES, check_holidays, clock_fields, day_types, local_clock, seasons
 from ml.level_shift import daily_medians, detect_level_shifts
 from ml.profile import ProfileDesign, profile_layout
-from ml.spread import lookup, spread_table
+from ml.spread import cells as spread_cells
+from ml.spread import spread_table
 from ml.trend import (
     KINDS,
     MAX_LOG_GROWTH,
@@ -155,6 +157,11 @@ class Clock:
     @property
     def cell(self) -> np.ndarray:
         return self.day_type * 24 + self.hour
+
+    @functools.cached_property
+    def spread_cells(self) -> np.ndarray:
+        """Each hour's place in a flattened spread table (:func:`ml.spread.cells`), found once per clock."""
+        return spread_cells(self.day_type, self.hour, self.season)
 
 
 class Design(Protocol):
@@ -712,7 +719,7 @@ class SeasonalTrendForecaster(RegressorMixin, BaseEstimator):
         table = getattr(self, "spread_kw_", None)
         if table is None:  # a model saved before the spread was kept per hour
             return np.full(len(clock.hours), float(self.sigma_))
-        sigma = lookup(table, clock.day_type, clock.hour, clock.season)
+        sigma = np.asarray(table, dtype=float).ravel()[clock.spread_cells]
         if self._structure() == "profile" and self.trend_ == "compound":
             years = (clock.hours - self.origin_hours_) / HOURS_PER_YEAR
             sigma = sigma * np.exp(float(self.coef_[0]) * (years - self._end_years()))
@@ -784,6 +791,16 @@ class DrawSampler:
 
     def __init__(self, design: Design, trend: str, n_hours: int):
         self.design, self.trend, self.n_hours = design, trend, n_hours
+        self._point: tuple[tuple[str, bytes], np.ndarray] | None = None
+
+    def point(self, coef: np.ndarray, kind: str | None = None) -> np.ndarray:
+        """The expected load at ``coef`` over every hour, as :meth:`SeasonalTrendForecaster.predict` gives
+        it; kept, since the point forecast and the simulation's moments ask for the same (do not modify it)."""
+        kind, coef = kind or self.trend, np.asarray(coef, dtype=float)
+        key = (kind, coef.tobytes())
+        if self._point is None or self._point[0] != key:
+            self._point = (key, self.design.mean(kind, coef))
+        return self._point[1]
 
     def __call__(
         self, coefficients: np.ndarray, kind: str | None = None, hours: np.ndarray | None = None
@@ -825,7 +842,7 @@ class DrawSampler:
         kind, cov = kind or self.trend, np.asarray(cov)
         bound = self.design.spread_bound(kind, coef, np.sqrt(np.clip(np.diag(cov), 0.0, None)))
         return (
-            self.design.mean(kind, coef),
+            self.point(coef, kind),
             bound,
             lambda hours: self.design.variance(kind, coef, cov, hours),
         )

@@ -33,6 +33,7 @@ def _shrunk(squared: np.ndarray, group: np.ndarray, size: int, prior: np.ndarray
     return (total + PRIOR_HOURS * prior) / (count + PRIOR_HOURS)
 
 
-def lookup(table: np.ndarray, day_type: np.ndarray, hour: np.ndarray, season: np.ndarray) -> np.ndarray:
-    """Each hour's spread from a :func:`spread_table`."""
-    return np.asarray(table)[day_type, hour, season]
+def cells(day_type: np.ndarray, hour: np.ndarray, season: np.ndarray) -> np.ndarray:
+    """Each hour's place in a flattened :func:`spread_table`: its spread is ``table.ravel()[cells]``
+    (the cells depend on the hours alone, so a fleet over the same horizon finds them once)."""
+    return (day_type * HOURS + hour) * SEASONS + season

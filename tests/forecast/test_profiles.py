@@ -288,3 +288,18 @@ def test_a_fleet_of_local_time_profile_loads_uses_the_calendar_and_the_clock() -
     models = unpack_models(pack_models(["T0", "T1"], [f.params for f in result.forecasts]))  # type: ignore[misc]
     assert {m.structure_ for m in models.values()} == {"profile"}
     assert all(m.timezone == ZONE for m in models.values())
+
+
+def test_each_hour_gets_its_own_cells_spread(suite: list[dict[str, object]]) -> None:
+    """The spread looked up by kept flat cells is the table's (day type, local hour, season) entry."""
+    from ml.calendar import clock_fields, day_types, local_clock, seasons
+
+    case = next(c for c in suite if not (c["model"].structure_ == "profile" and c["model"].trend_ == "compound"))  # type: ignore[attr-defined]
+    model, series = case["model"], case["series"]  # growth that scales the profile scales its noise too
+    future = forecast_index(series.index[-1], 1.0)  # type: ignore[attr-defined]
+    local = local_clock(future, model.timezone)  # type: ignore[attr-defined]
+    fields = clock_fields(local)
+    day_type = day_types(local, model.holidays, fields["day_of_week"])  # type: ignore[attr-defined]
+    table = np.asarray(model.spread_kw_)  # type: ignore[attr-defined]
+    expected = table[day_type, fields["hour"], seasons(local, fields["month"])]
+    np.testing.assert_array_equal(model.hourly_sigma(future), expected)  # type: ignore[attr-defined]
