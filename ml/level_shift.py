@@ -13,6 +13,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from ml.trend import lag1_autocorrelation
+
 MIN_SEGMENT_DAYS = 30
 T_THRESHOLD = 4.5
 """The sup-Wald 1% critical value for one break with 5% trimming is about 3.6 in t units;
@@ -85,15 +87,9 @@ def _best_split(days: np.ndarray, level: np.ndarray, min_segment: int) -> LevelS
     step_resid = (np.arange(n) >= k) - basis @ tail_basis[k]
     final = resid - size * step_resid
     sigma2 = final @ final / max(n - 3, 1)
-    rho = float(np.clip(_lag1(final), 0.0, 0.95))
+    rho = float(np.clip(lag1_autocorrelation(final), 0.0, 0.95))
     se = np.sqrt(sigma2 * (1 + rho) / (1 - rho) / step_norm[k])
     return LevelShift(k, float(size), float(size / se) if se > 0 else 0.0)
-
-
-def _lag1(values: np.ndarray) -> float:
-    if len(values) < 3 or np.std(values) == 0:
-        return 0.0
-    return float(np.corrcoef(values[:-1], values[1:])[0, 1])
 
 
 def daily_medians(day: np.ndarray, values: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:

@@ -38,6 +38,7 @@ from ml.trend import (
     MIN_MIX_WEIGHT,
     choose_trend,
     effective_bic,
+    lag1_autocorrelation,
     trend_jacobian,
     trend_value,
     trend_weights,
@@ -579,7 +580,7 @@ class SeasonalTrendForecaster(RegressorMixin, BaseEstimator):
         designs = {s: self._design(clock, s) for s in STRUCTURES}
         residuals = {s: _linear_residuals(d, target) for s, d in designs.items()}
         # The richer model's residuals say how much the hours are worth: a misfit's autocorrelation would not.
-        rho = float(np.clip(_lag1_autocorrelation(residuals["profile"]), 0.0, 0.99))
+        rho = float(np.clip(lag1_autocorrelation(residuals["profile"]), 0.0, 0.99))
         bic = {s: effective_bic(float(r @ r), len(target), designs[s].n_params, rho) for s, r in residuals.items()}
         chosen = "profile" if bic["profile"] < bic["fourier"] - STRUCTURE_MARGIN else "fourier"
         self.structure_selection_ = {
@@ -620,7 +621,7 @@ class SeasonalTrendForecaster(RegressorMixin, BaseEstimator):
         residuals = {kind: target - design.mean(kind, p) for kind, p in fits.items() if kind != "linear"}
         residuals["linear"] = _linear_residuals(design, target)
         rss = {kind: float(r @ r) for kind, r in residuals.items()}
-        rho = float(np.clip(_lag1_autocorrelation(residuals["linear"]), 0.0, 0.99))
+        rho = float(np.clip(lag1_autocorrelation(residuals["linear"]), 0.0, 0.99))
         n_params = design.n_params
         bic = {kind: effective_bic(rss[kind], len(target), n_params, rho) for kind in KINDS}
         chosen = choose_trend(bic) if self.trend == "auto" else self.trend
@@ -645,7 +646,7 @@ class SeasonalTrendForecaster(RegressorMixin, BaseEstimator):
         self.profile_mean_kw_ = float(np.mean(design.profile(self.coef_)))
         autocorrelation = {"linear": rho}  # the linear residuals' is known already
         if chosen not in autocorrelation:
-            autocorrelation[chosen] = float(np.clip(_lag1_autocorrelation(residuals), 0.0, 0.99))
+            autocorrelation[chosen] = float(np.clip(lag1_autocorrelation(residuals), 0.0, 0.99))
         self.autocorrelation_ = autocorrelation[chosen]
         self.coef_cov_ = _inflated_cov(design, chosen, self.coef_, self.sigma_, self.autocorrelation_)
         self.runner_up_coef_cov_ = self._runner_up_cov(
@@ -661,7 +662,7 @@ class SeasonalTrendForecaster(RegressorMixin, BaseEstimator):
             return np.empty((0, 0))
         sigma = float(np.sqrt(residuals @ residuals / dof))
         if rho is None:
-            rho = float(np.clip(_lag1_autocorrelation(residuals), 0.0, 0.99))
+            rho = float(np.clip(lag1_autocorrelation(residuals), 0.0, 0.99))
         return _inflated_cov(design, kind, self.runner_up_coef_, sigma, rho)
 
     def runner_up_share(self) -> float:
@@ -1002,9 +1003,3 @@ def _linear_residuals(design: Design, target: np.ndarray) -> np.ndarray:
     residuals = target - design.mean("linear", design.fit("linear", target))
     design.memo["linear_residuals"] = (np.array(target, dtype=float), residuals)
     return residuals
-
-
-def _lag1_autocorrelation(values: np.ndarray) -> float:
-    if len(values) < 3 or np.std(values) == 0:
-        return 0.0
-    return float(np.corrcoef(values[:-1], values[1:])[0, 1])

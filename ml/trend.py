@@ -37,6 +37,16 @@ def trend_jacobian(kind: str, level: float, rate: float, years: np.ndarray) -> n
     return np.column_stack([growth, level * years * growth])
 
 
+def lag1_autocorrelation(values: np.ndarray) -> float:
+    """Correlation of each value with the next (``np.corrcoef`` of the two shifted copies, in fewer passes);
+    0 for fewer than three values or when either copy is constant, where it is undefined."""
+    if len(values) < 3:
+        return 0.0
+    before, after = values[:-1] - values[:-1].mean(), values[1:] - values[1:].mean()
+    scale = float(np.sqrt((before @ before) * (after @ after)))
+    return float(np.clip(before @ after / scale, -1.0, 1.0)) if scale > 0 else 0.0
+
+
 def effective_bic(rss: float, n: int, n_params: int, autocorrelation: float) -> float:
     """BIC counted on the effective sample size, so autocorrelated hours do not overstate the evidence."""
     rho = float(np.clip(autocorrelation, 0.0, 0.99))

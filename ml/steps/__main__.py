@@ -248,7 +248,9 @@ def fleet_cmd(
     limits: Annotated[Path, typer.Option("--limits", help="CSV with 'transformer_id,limit_kw'.")],
     out: Annotated[Path, typer.Option("--out", help="Folder for fleet_report.csv, fleet_risk.png, the model.")],
     horizon_years: Annotated[float, typer.Option("--horizon-years", min=0.01, max=30)] = 5.0,
-    jobs: Annotated[int, typer.Option("--jobs", min=0, help="Worker processes; 0: one per core.")] = 0,
+    jobs: Annotated[
+        int, typer.Option("--jobs", min=0, help="Processes (this one and jobs-1 workers); 0: one per core.")
+    ] = 0,
     shard_index: Annotated[
         str, typer.Option("--shard-index", help="0..count-1, or 'auto': this instance's place in its cloud job.")
     ] = "0",

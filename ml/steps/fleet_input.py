@@ -27,7 +27,7 @@ import pandas as pd
 
 from ml.fleet import ID, shard_of, split_long_frame
 from ml.steps.data_io import read_text_csv
-from ml.validation import DataValidationError
+from ml.validation import DataValidationError, as_text
 
 SUFFIXES = (".csv", ".parquet")
 READ_CHUNK_ROWS = 1_000_000
@@ -53,51 +53,16 @@ class FleetInput:
 
 
 def read_table(path: Path) -> pd.DataFrame:
-    """One file as a raw table of text (what validation quotes); Parquet values are rendered as text."""
+    """One file as a raw table: a CSV's cells as text (what validation quotes), a Parquet file's values
+    as they are typed (validation takes a clean typed table as it is, and renders anything else as text
+    to quote it: :func:`ml.validation.as_text`)."""
     if not path.is_file():
         raise DataValidationError(f"{path}: no such file.")
     if path.stat().st_size == 0:
         raise DataValidationError(f"{path}: the file is empty; expected a header 'timestamp,kw' and hourly rows.")
     if path.suffix.lower() == ".parquet":
-        return as_text(_read_parquet(path))
+        return _read_parquet(path)
     return read_text_csv(path)
-
-
-def as_text(frame: pd.DataFrame) -> pd.DataFrame:
-    """Typed columns (Parquet) as text, missing values kept missing, like ``read_csv(dtype=str)``."""
-    text = frame.copy()
-    for column in text.columns:
-        if column == "_line":
-            continue
-        values = text[column]
-        fast = _arrow_text(values)
-        if fast is not None:
-            text[column] = fast
-            continue
-        if pd.api.types.is_datetime64_any_dtype(values):
-            rendered = values.dt.strftime("%Y-%m-%d %H:%M:%S")
-        else:
-            rendered = values.astype(str)
-        text[column] = rendered.where(values.notna(), np.nan)
-    return text
-
-
-def _arrow_text(values: pd.Series) -> pd.Series | None:
-    """Naive times and plain numbers as text by Arrow (ten times faster than pandas renders them): the same
-    times to the second (``2024-01-31 13:00:00``) and numbers that read back to the very same value
-    (``50`` where pandas writes ``50.0``); missing stays missing. Other columns: None (pandas renders them)."""
-    import pyarrow as pa
-    import pyarrow.compute as pc
-
-    kind = values.dtype.kind
-    if kind == "M" and getattr(values.dtype, "tz", None) is None:
-        array = pa.array(values.to_numpy().astype("datetime64[s]"), from_pandas=True)  # seconds, as strftime
-    elif kind in "fiu" and isinstance(values.dtype, np.dtype):
-        array = pa.array(values.to_numpy(), from_pandas=True)  # NaN is missing
-    else:
-        return None
-    rendered = pc.cast(array, pa.string())
-    return pd.Series(pd.array(rendered, dtype=pd.StringDtype("pyarrow", na_value=np.nan)), index=values.index)
 
 
 def _read_parquet(path: Path, columns: list[str] | None = None) -> pd.DataFrame:
@@ -105,7 +70,7 @@ def _read_parquet(path: Path, columns: list[str] | None = None) -> pd.DataFrame:
     import pyarrow.parquet as pq
 
     try:
-        return pq.read_table(path, columns=columns).to_pandas()
+        return pq.ParquetFile(path).read(columns=columns).to_pandas()  # one file: no dataset discovery
     except (pa.ArrowInvalid, OSError) as exc:
         raise DataValidationError(f"{path}: not a readable Parquet file ({exc}).") from None
 

@@ -63,3 +63,15 @@ def test_reference_data_keeps_its_linear_five_kw_growth(reference_csv) -> None:
     assert model.trend_ == "linear"
     assert model.growth_kw_per_year_ == pytest.approx(5.0, abs=0.2)
     assert model.level_shifts_ == []
+
+
+def test_lag1_autocorrelation_is_numpys_correlation_of_the_shifted_copies() -> None:
+    from ml.trend import lag1_autocorrelation
+
+    rng = np.random.default_rng(8)
+    for size in (3, 10, 500, 17_520):
+        values = np.cumsum(rng.normal(size=size)) * rng.uniform(0.1, 100)
+        assert lag1_autocorrelation(values) == pytest.approx(np.corrcoef(values[:-1], values[1:])[0, 1], abs=1e-12)
+    assert lag1_autocorrelation(np.array([1.0, 2.0])) == 0.0  # too short to say
+    assert lag1_autocorrelation(np.full(50, 7.0)) == 0.0  # constant: undefined, taken as none
+    assert lag1_autocorrelation(np.array([1.0, 1.0, 1.0, 2.0])) == 0.0  # one copy constant (corrcoef: nan)

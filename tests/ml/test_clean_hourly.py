@@ -140,3 +140,54 @@ def test_fixed_width_stamps_read_as_pandas_reads_them() -> None:
 def test_what_is_not_a_valid_fixed_width_stamp_is_left_to_the_general_parser(stamp: str) -> None:
     text = pd.Series(["2023-01-01 00:00", stamp], dtype=pd.StringDtype("pyarrow", na_value=np.nan))
     assert fixed_width_seconds(text) is None
+
+
+def _typed_export(hours: int = 200, start: str = "2024-02-27") -> pd.DataFrame:
+    stamps = pd.date_range(start, periods=hours, freq="h")
+    return pd.DataFrame({"timestamp": stamps, "kw": np.random.default_rng(1).uniform(20, 80, hours).round(2)})
+
+
+def _typed_change(change: str) -> pd.DataFrame:
+    frame = _typed_export()
+    if change == "a missing reading":
+        frame.loc[5, "kw"] = np.nan
+    elif change == "a negative reading":
+        frame.loc[5, "kw"] = -1.0
+    elif change == "an absurd reading":
+        frame.loc[5, "kw"] = 1e6
+    elif change == "a gap":
+        frame = frame.drop(index=50)
+    elif change == "two rows swapped":
+        frame = frame.iloc[[*range(50), 51, 50, *range(52, 200)]]
+    elif change == "a repeated row":
+        frame = pd.concat([frame.iloc[:51], frame.iloc[50:]])
+    elif change == "half past":
+        frame["timestamp"] += pd.Timedelta(minutes=30)
+    elif change == "a fraction of a second":
+        frame["timestamp"] += pd.Timedelta(milliseconds=1)
+    elif change == "an offset":
+        frame["timestamp"] = frame["timestamp"].dt.tz_localize("Europe/Berlin")
+    elif change == "a missing time":
+        frame.loc[5, "timestamp"] = pd.NaT
+    elif change == "whole kilowatts":
+        frame["kw"] = frame["kw"].round().astype(int)
+    elif change == "milliseconds":
+        frame["timestamp"] = frame["timestamp"].astype("datetime64[ms]")
+    elif change == "a year out of range":
+        frame["timestamp"] -= pd.Timedelta(days=365 * 125)
+    return frame
+
+
+TYPED = ["clean", "a missing reading", "a negative reading", "an absurd reading", "a gap", "two rows swapped",
+         "a repeated row", "half past", "a fraction of a second", "an offset", "a missing time", "whole kilowatts",
+         "milliseconds", "a year out of range"]  # fmt: skip
+
+
+@pytest.mark.parametrize("change", TYPED)
+def test_a_typed_table_gets_the_answer_its_text_gets(change: str) -> None:
+    """Parquet values go to validation typed: a clean table is taken as it is, anything else as its text."""
+    typed = _typed_change(change)
+    assert validation._typed(typed)
+    _assert_same(_outcome(typed, SHORT), _outcome(validation.as_text(typed), SHORT))
+    taken = validation._clean_typed(typed, "load.parquet", SHORT) is not None
+    assert taken == (change in ("clean", "whole kilowatts", "milliseconds"))
