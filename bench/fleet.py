@@ -138,7 +138,7 @@ def main() -> None:
             )
         )
         return
-    from ml.fleet import default_jobs
+    from ml.workers import default_jobs
 
     sizes = [*args.sizes, *([10_000] if args.large and 10_000 not in args.sizes else [])]
     with tempfile.TemporaryDirectory(prefix="fleet-bench-") as tmp:

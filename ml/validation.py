@@ -198,7 +198,7 @@ def _clean_typed(raw: pd.DataFrame, source: str, policy: DataPolicy) -> tuple[pd
     if np.isnat(ticks).any() or (stamps.to_numpy() != ticks).any():  # missing, or finer than a second
         return None
     seconds = ticks.astype(np.int64)
-    values = kw.to_numpy(dtype=float)
+    values = kw.to_numpy(dtype=float, na_value=np.nan)
     if (
         not _hour_after_hour(seconds, policy)
         or not (np.isfinite(values) & (values >= 0) & (values <= policy.max_kw)).all()

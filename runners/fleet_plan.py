@@ -47,7 +47,7 @@ def machine(costs: dict[str, Any], backend: str, spec: PipelineSpec, size: str |
     """The sharded step's instance type (aws) or VM size (azure), or this machine (local); ``size`` is the
     stack's, when it fixes one for every job (it wins over the spec's, as in the compiled jobs)."""
     if backend == "local":
-        from ml.fleet import default_jobs
+        from ml.workers import default_jobs
 
         return Machine("this machine", default_jobs(), math.nan, None)
     name = size or spec_size(spec, backend)

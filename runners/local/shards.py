@@ -29,7 +29,7 @@ JOBS = "jobs"
 
 
 def cores() -> int:
-    from ml.fleet import default_jobs
+    from ml.workers import default_jobs
 
     return default_jobs()
 
