@@ -208,7 +208,8 @@ def _clean_typed(raw: pd.DataFrame, source: str, policy: DataPolicy) -> tuple[pd
 
 
 def as_text(frame: pd.DataFrame) -> pd.DataFrame:
-    """Typed columns (Parquet) as text, missing values kept missing, like ``read_csv(dtype=str)``."""
+    """Typed columns (Parquet) as text, missing values kept missing, like ``read_csv(dtype=str)``; times
+    with a zone carry their offset (``2023-01-01 00:00:00+0100``), so they are read as the instants they are."""
     text = frame.copy()
     for column in text.columns:
         if column == "_line":
@@ -218,7 +219,9 @@ def as_text(frame: pd.DataFrame) -> pd.DataFrame:
         if fast is not None:
             text[column] = fast
             continue
-        if pd.api.types.is_datetime64_any_dtype(values):
+        if isinstance(values.dtype, pd.DatetimeTZDtype):  # with its offset: the instant, not only the wall clock
+            rendered = values.dt.strftime("%Y-%m-%d %H:%M:%S%z")
+        elif pd.api.types.is_datetime64_any_dtype(values):
             rendered = values.dt.strftime("%Y-%m-%d %H:%M:%S")
         else:
             rendered = values.astype(str)

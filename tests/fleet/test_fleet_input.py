@@ -159,5 +159,25 @@ def test_typed_columns_become_text_that_reads_back_to_the_same_values() -> None:
     slow, _ = validate_load(by_pandas.astype("str"), "typed")
     pd.testing.assert_series_equal(fast, slow)
     aware = pd.DataFrame({"timestamp": stamps[:3].tz_localize("Europe/Berlin"), "kw": [1, 2, 3]})
-    assert as_text(aware)["timestamp"].tolist() == ["2023-01-01 00:00:00", "2023-01-01 01:00:00", "2023-01-01 02:00:00"]
+    assert as_text(aware)["timestamp"].tolist() == [
+        "2023-01-01 00:00:00+0100",
+        "2023-01-01 01:00:00+0100",
+        "2023-01-01 02:00:00+0100",
+    ]
     assert as_text(aware)["kw"].tolist() == ["1", "2", "3"]
+
+
+def test_parquet_times_with_a_zone_are_read_as_the_instants_they_are(tmp_path: Path) -> None:
+    """Across the spring clock change: 02:00 does not exist in Berlin, and the hours stay one apart in UTC."""
+    import numpy as np
+
+    from ml.validation import DataPolicy, validate_load
+
+    local = pd.date_range("2024-03-20", periods=24 * 20, freq="h", tz="Europe/Berlin")
+    kw = np.random.default_rng(4).uniform(20, 80, len(local)).round(2)
+    pd.DataFrame({"timestamp": local, "kw": kw}).to_parquet(tmp_path / "TX1.parquet")
+    series, quality = validate_load(read_table(tmp_path / "TX1.parquet"), "TX1", DataPolicy(min_history_hours=48))
+    expected = local.tz_convert("UTC").tz_localize(None)
+    np.testing.assert_array_equal(series.index.to_numpy(), expected.as_unit(series.index.unit).to_numpy())
+    np.testing.assert_array_equal(series.to_numpy(), kw)
+    assert quality.missing_hours == 0 and quality.exact_duplicates_dropped == 0
