@@ -64,7 +64,26 @@ def spec_size(spec: PipelineSpec, backend: str) -> str:
     return str(sharded.resources.get(backend, {}).get("instance_type" if backend == "aws" else "vm_size"))
 
 
-def estimate(costs: dict[str, Any], backend: str, box: Machine, transformers: int, shards: int) -> Estimate:
+def merge_machine(
+    costs: dict[str, Any], backend: str, spec: PipelineSpec, size: str | None, shards: Machine
+) -> Machine:
+    """The merge step's machine, as the compiled jobs give it: on Azure ML the cluster's (the shards'); on AWS
+    the stack's compute size when it sets every job's, else the merge step's own instance type."""
+    if backend != "aws" or size is not None:
+        return shards
+    merge = next(step for step in spec.steps if step.shards is None and step.name.endswith("merge"))
+    name = merge.resources.get("aws", {}).get("instance_type")
+    table = costs["prices"]["aws"]
+    if name not in table:
+        return shards
+    return Machine(str(name), table[name]["vcpus"], table[name]["memory_gib"], table[name]["per_hour"])
+
+
+def estimate(
+    costs: dict[str, Any], backend: str, box: Machine, transformers: int, shards: int, merge: Machine | None = None
+) -> Estimate:
+    """Wall time, cost and memory of ``shards`` shards on ``box``, then the merge on ``merge`` (default: a
+    2-vCPU instance of the same family)."""
     measured = costs["measured"]
     per_shard = math.ceil(transformers / shards)
     at_once = transformers if backend == "local" else per_shard  # local shards share this machine's cores
@@ -74,7 +93,7 @@ def estimate(costs: dict[str, Any], backend: str, box: Machine, transformers: in
     wall = startup + work_s + startup + merge_s
     cost = None
     if box.per_hour is not None:
-        merge_price = box.per_hour / box.vcpus * 2  # the merge runs on a 2-vCPU instance of the same family
+        merge_price = box.per_hour / box.vcpus * 2 if merge is None or merge.per_hour is None else merge.per_hour
         cost = shards * (startup + work_s) / 3600 * box.per_hour + (startup + merge_s) / 3600 * merge_price
     memory = measured["base_gib"] + per_shard / 1000 * measured["gib_per_1000"]
     return Estimate(shards, per_shard, wall, cost, memory)
@@ -86,6 +105,7 @@ def describe_plan(
     """The plan for the chosen shard count, and the same fleet on other counts to choose from; ``size`` is
     the stack's machine size when it overrides the spec's."""
     box = machine(costs, backend, spec, size)
+    merge = merge_machine(costs, backend, spec, size, box)
     measured, prices = costs["measured"], costs["prices"]
     counts = sorted({shards, *(n for n in ALTERNATIVES if n <= max(transformers, 1))})
     lines = [
@@ -97,9 +117,10 @@ def describe_plan(
     ]
     if box.per_hour is not None:
         lines.append(f"         prices {prices['currency']} per instance-hour of {prices['date']}: {prices['source']}")
+        lines.append(f"         then the merge on one {merge.name} ({merge.vcpus} vCPU)")
     lines.append(f"         {'shards':>7} {'per shard':>10} {'wall time':>10} {'cost':>10} {'memory/shard':>13}")
     for count in counts:
-        e = estimate(costs, backend, box, transformers, count)
+        e = estimate(costs, backend, box, transformers, count, merge)
         cost = f"{e.cost:,.2f}" if e.cost is not None else "-"
         marker = "  <- this run" if count == shards else ""
         memory = f"{e.memory_gib:.1f} GiB"

@@ -116,7 +116,9 @@ def test_the_fleet_plan_prices_the_vm_size_the_stack_exports_else_the_specs(
     assert ("the plan prices the spec's Standard_DS3_v2, so keep the two the same" in plan) is fallback_note
     assert "the compute cluster must allow 16 nodes" in plan
     costs = load_costs()
-    e = estimate(costs, "azure", machine(costs, "azure", load_spec(FLEET_SPEC), stack_size), 100_000, 16)
+    box = machine(costs, "azure", load_spec(FLEET_SPEC), stack_size)
+    assert f"then the merge on one {box.name}" in plan  # the cluster's VM, as the shards'
+    e = estimate(costs, "azure", box, 100_000, 16, box)
     row = re.search(r"^\s+16\s+6,250\s+\S+ \S+\s+([\d,.]+)\s+[\d.]+ GiB  <- this run$", plan, re.MULTILINE)
     assert row, plan
     assert float(row[1].replace(",", "")) == pytest.approx(round(e.cost, 2))  # type: ignore[arg-type]

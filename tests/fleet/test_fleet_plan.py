@@ -12,7 +12,7 @@ from typer.testing import CliRunner
 
 from ml.steps.fleet_input import count_transformers
 from runners import cli
-from runners.fleet_plan import COSTS, Machine, estimate, load_costs, machine
+from runners.fleet_plan import COSTS, Machine, estimate, load_costs, machine, merge_machine
 from runners.spec import FLEET_SPEC, load_spec
 
 COSTS_FOR_TEST = {
@@ -97,7 +97,11 @@ def test_aws_dry_run_for_100000_transformers_prints_the_plan_and_calls_nothing(
     row = re.search(r"^\s+64\s+1,563\s+(\S+ \S+)\s+([\d,.]+)\s+[\d.]+ GiB  <- this run$", result.output, re.MULTILINE)
     assert row, result.output
     costs = load_costs(COSTS)
-    e = estimate(costs, "aws", machine(costs, "aws", load_spec(FLEET_SPEC), stack_size), 100_000, 64)
+    spec = load_spec(FLEET_SPEC)
+    box = machine(costs, "aws", spec, stack_size)
+    merge = merge_machine(costs, "aws", spec, stack_size, box)  # the stack's size runs the merge too
+    assert merge.name == (stack_size or "ml.m5.large") and f"then the merge on one {merge.name}" in result.output
+    e = estimate(costs, "aws", box, 100_000, 64, merge)
     assert float(row[2].replace(",", "")) == pytest.approx(round(e.cost, 2))  # type: ignore[arg-type]
     assert costs["prices"]["date"] in result.output and "InstanceCount" in result.output
     assert not (tmp_path / "state" / "handles").exists()
