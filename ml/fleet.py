@@ -234,11 +234,7 @@ def forecast_one(
     model = challenger if decision == PROMOTED else champion.model  # type: ignore[union-attr]
     version = THIS_RUN if decision == PROMOTED else champion.version  # type: ignore[union-attr]
     horizon = forecast_index(series.index[-1], horizon_years)
-    sampler = model.draw_sampler(horizon)  # the horizon's design, built once for point and draws
-    point = sampler.point(model.coef_)
-    simulation = simulate_overload(
-        model, horizon, limit_kw, draws, _seed(transformer_id), sampler=sampler, dtype=np.float32
-    )
+    point, simulation = _answer(model, version, horizon, limit_kw, draws, transformer_id, label)
     summary = point_summary(horizon, point, limit_kw) | simulation_summary(simulation)  # as the single report says it
     row: dict[str, object] = {
         ID: transformer_id,
@@ -261,6 +257,36 @@ def forecast_one(
         "horizon_end": horizon[-1].isoformat(),
     }
     return TransformerForecast(row, model_state(model), version)
+
+
+def _answer(
+    model: SeasonalTrendForecaster,
+    version: str,
+    horizon: pd.DatetimeIndex,
+    limit_kw: float,
+    draws: int,
+    transformer_id: str,
+    label: str,
+) -> tuple[np.ndarray, Any]:
+    """The answering model's point forecast and first-overload simulation. A stored champion that cannot
+    make them (arrays that do not fit together, non-finite loads) is refused by its version, as a single
+    model is refused on load; it is never reported from."""
+    try:
+        sampler = model.draw_sampler(horizon)  # the horizon's design, built once for point and draws
+        point = sampler.point(model.coef_)
+        if not np.isfinite(point).all():
+            raise ValueError("it forecasts non-finite loads")
+        simulation = simulate_overload(
+            model, horizon, limit_kw, draws, _seed(transformer_id), sampler=sampler, dtype=np.float32
+        )
+    except (ValueError, IndexError, TypeError, linalg.LinAlgError, np.linalg.LinAlgError) as exc:
+        if version == THIS_RUN:
+            raise ValueError(f"{label}: {exc}") from None
+        raise ValueError(
+            f"{label}: fleet model version {version}, which answers for this transformer, does not form a working "
+            f"model ({exc}); nothing is reported from it"
+        ) from None
+    return point, simulation
 
 
 def gate_one(

@@ -155,3 +155,30 @@ def test_a_fleet_row_says_what_the_single_report_says_for_the_same_model() -> No
     for key in ("first_overload_at", "max_predicted_kw", "first_overload_p10", "first_overload_p50",
                 "first_overload_p90", "p_overload_within_horizon", "expected_overload_hours"):  # fmt: skip
         assert row[key] == getattr(single, key), key
+
+
+def test_a_stored_champion_that_does_not_forecast_is_refused_by_its_version() -> None:
+    """Its arrays pass the load checks (finite, fitted) but do not fit together: nothing is reported from it."""
+    import copy
+
+    from ml.fleet import Champion, TransformerFailure, forecast_one
+    from ml.gate import Gate
+    from ml.model import SeasonalTrendForecaster
+    from ml.validation import validate_load
+
+    tid = GOOD[0]
+    raw = transformer_frame(tid).astype(str)
+    series, _ = validate_load(raw, tid)
+    fitted = SeasonalTrendForecaster().fit(series.index, series.to_numpy())
+    broken = copy.deepcopy(fitted)
+    broken.coef_ = broken.coef_[:-3]  # finite and non-zero, but three coefficients short
+    refused_challenger = Gate(threshold_kw=1e-9)  # the champion answers
+    with pytest.raises(ValueError, match=r"fleet model version 7, which answers for this transformer, does not form"):
+        forecast_one(tid, raw, LIMITS[tid], gate=refused_challenger, champion=Champion("7", broken))
+    kept = forecast_one(tid, raw, LIMITS[tid], gate=refused_challenger, champion=Champion("7", fitted))
+    assert kept.row["decision"] == "kept" and kept.row["model_version"] == "7"
+    result = forecast_fleet(
+        [(tid, raw)], LIMITS, n_jobs=1, gate=refused_challenger, champions={tid: Champion("7", broken)}
+    )
+    assert not result.forecasts and isinstance(result.failures[0], TransformerFailure)
+    assert "version 7" in result.failures[0].error
