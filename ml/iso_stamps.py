@@ -49,8 +49,8 @@ def _cells(text: pd.Series) -> np.ndarray | None:
     strings = pa.array(text.array)
     if isinstance(strings, pa.ChunkedArray):
         strings = strings.combine_chunks()
-    if strings.null_count:
-        return None
+    if strings.null_count or not (pa.types.is_string(strings.type) or pa.types.is_large_string(strings.type)):
+        return None  # missing values, or a layout other than offsets and bytes (string views)
     offset_type = np.int64 if pa.types.is_large_string(strings.type) else np.int32
     _, offsets_buffer, data_buffer = strings.buffers()
     offsets = np.frombuffer(offsets_buffer, dtype=offset_type)[strings.offset : strings.offset + len(strings) + 1]
