@@ -33,7 +33,7 @@ from ml.findings import chosen_weight, sensor_repairs
 from ml.gate import Gate, Scores, challenger_scores, judge
 from ml.model import SeasonalTrendForecaster
 from ml.overload import point_summary, simulation_summary
-from ml.uncertainty import SEED, simulate_overload
+from ml.uncertainty import SEED, OverloadSimulation, simulate_overload
 from ml.validation import DataPolicy, DataValidationError, validate_load
 from ml.workers import default_jobs, run_everywhere
 
@@ -267,7 +267,7 @@ def _answer(
     draws: int,
     transformer_id: str,
     label: str,
-) -> tuple[np.ndarray, Any]:
+) -> tuple[np.ndarray, OverloadSimulation]:
     """The answering model's point forecast and first-overload simulation. A stored champion that cannot
     make them (arrays that do not fit together, non-finite loads) is refused by its version, as a single
     model is refused on load; it is never reported from."""

@@ -246,8 +246,7 @@ class FourierDesign:
         hour, in a few operations: the trend's largest value over the ranges of level and rate at the first
         and last hour (it is monotone in time for any rate) plus each other column's largest magnitude
         times its coefficient's. Far coarser than :meth:`upper_envelope`, enough to tell a load far below."""
-        low, high = centre - deviation, centre + deviation
-        ends = np.array([self.years.min(), self.years.max()]) if len(self.years) else np.zeros(1)
+        low, high, ends = centre - deviation, centre + deviation, self._year_ends()
         if kind == "linear":
             trend = high[0] + float(np.maximum(low[1] * ends, high[1] * ends).max())
         else:
@@ -257,7 +256,7 @@ class FourierDesign:
 
     def spread_peak(self, kind: str, params: np.ndarray, sd: np.ndarray) -> float:
         """A bound on :meth:`spread_bound` over every hour, in a few operations (see :meth:`peak_bound`)."""
-        ends = np.array([self.years.min(), self.years.max()]) if len(self.years) else np.zeros(1)
+        ends = self._year_ends()
         longest = float(np.abs(ends).max())
         if kind == "linear":
             trend = sd[0] + longest * sd[1]
@@ -265,6 +264,10 @@ class FourierDesign:
             growth = float(np.exp(params[1] * ends).max())
             trend = growth * (sd[0] + abs(float(params[0])) * longest * sd[1])
         return float(trend + sd[2:] @ self._peaks())
+
+    def _year_ends(self) -> np.ndarray:
+        """The first and last hour's years (the trend is monotone in time between them)."""
+        return np.array([self.years.min(), self.years.max()]) if len(self.years) else np.zeros(1)
 
     def _peaks(self) -> np.ndarray:
         """Each non-trend column's largest magnitude over the hours."""

@@ -108,7 +108,9 @@ class _Sharing:
         """A worker's chunk from the front; this process's from the back, a quarter of a worker's, so it
         looks in on the workers (and gives them their next chunk) often."""
         size = self.chunk_size or min(MAX_CHUNK, max(1, (self.back - self.front) // (4 * self.jobs)))
-        size = min(size if from_front or self.chunk_size else max(1, size // 4), self.back - self.front)
+        if not from_front and not self.chunk_size:
+            size = max(1, size // 4)
+        size = min(size, self.back - self.front)
         if from_front:
             self.front += size
             return range(self.front - size, self.front)

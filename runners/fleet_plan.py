@@ -51,12 +51,18 @@ def machine(costs: dict[str, Any], backend: str, spec: PipelineSpec, size: str |
 
         return Machine("this machine", default_jobs(), math.nan, None)
     name = size or spec_size(spec, backend)
-    table = costs["prices"][backend]
-    if name not in table:
+    box = _priced(costs, backend, name)
+    if box is None:
         raise BackendError(
             f"no price for {backend} instance {name!r} in {COSTS.name}; add it with its vCPUs, memory and price"
         )
-    return Machine(name, table[name]["vcpus"], table[name]["memory_gib"], table[name]["per_hour"])
+    return box
+
+
+def _priced(costs: dict[str, Any], backend: str, name: object) -> Machine | None:
+    """The machine ``name`` as the price table describes it, or None when the table does not have it."""
+    row = costs["prices"][backend].get(name)
+    return None if row is None else Machine(str(name), row["vcpus"], row["memory_gib"], row["per_hour"])
 
 
 def spec_size(spec: PipelineSpec, backend: str) -> str:
@@ -72,11 +78,7 @@ def merge_machine(
     if backend != "aws" or size is not None:
         return shards
     merge = next(step for step in spec.steps if step.shards is None and step.name.endswith("merge"))
-    name = merge.resources.get("aws", {}).get("instance_type")
-    table = costs["prices"]["aws"]
-    if name not in table:
-        return shards
-    return Machine(str(name), table[name]["vcpus"], table[name]["memory_gib"], table[name]["per_hour"])
+    return _priced(costs, "aws", merge.resources.get("aws", {}).get("instance_type")) or shards
 
 
 def estimate(
